@@ -1,0 +1,3 @@
+"""ci-collector: CI history from GitHub Actions, Jenkins and CircleCI into Trunk CI Analytics."""
+
+__version__ = "0.1.0"

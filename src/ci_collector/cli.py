@@ -1,0 +1,54 @@
+"""The ``ci-collector`` command: thin click wiring over the pipeline.
+
+`main` turns every expected failure into one line on stderr and an exit code
+(0 done, 1 partial or remote failure, 2 usage, 75 come back later); tracebacks are
+reserved for bugs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .commands.state import state
+from .commands.validate import validate
+from .errors import EXIT_USAGE, CollectorError
+from .secrets import redact
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="ci-collector")
+def cli() -> None:
+    """Collect CI history from GitHub Actions, Jenkins and CircleCI into Trunk CI Analytics.
+
+    Each collecting command reads finished runs, maps them to Trunk event chains and
+    sends them (TRUNK_API_TOKEN), or writes them to a file (--output). A state file
+    remembers what was delivered, so it can run on a schedule or backfill and resume.
+    """
+
+
+cli.add_command(validate)
+cli.add_command(state)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = cli.main(args=argv, prog_name="ci-collector", standalone_mode=False)
+    except click.UsageError as exc:
+        _fail(f"{exc.format_message()}", exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        _fail("interrupted; run the same command again to continue", 130)
+    except CollectorError as exc:
+        _fail(str(exc), exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"ci-collector: error: {redact(message)}", err=True)
+    sys.exit(code)

@@ -1,0 +1,183 @@
+"""Options every collecting command shares, and the run loop behind them.
+
+Every option also reads an environment variable: tokens by their conventional names
+(``TRUNK_API_TOKEN``...), everything else as ``CI_COLLECTOR_<OPTION>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .. import logs, secrets
+from ..errors import ComeBackLater, RemoteError, UserError
+from ..model import Run
+from ..pipeline import SkipPolicy, Summary, deliver
+from ..sinks import DeliveryFailed, JsonlSink, Sink, TrunkRefused, TrunkSink
+from ..sinks.base import Chain
+from ..sinks.trunk import DEFAULT_TRUNK_URL
+from ..state import State, StateBusy, default_state_path
+
+log = logging.getLogger("ci_collector")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def logging_options(func: F) -> F:
+    """``--verbose``/``--quiet``/``--log-format``, applied to every command."""
+    func = click.option(
+        "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+        envvar="CI_COLLECTOR_LOG_FORMAT", help="Log lines for people, or JSON for shippers.",
+    )(func)
+    func = click.option(
+        "-q", "--quiet", is_flag=True, envvar="CI_COLLECTOR_QUIET",
+        help="Only errors on stderr.",
+    )(func)
+    return click.option(
+        "-v", "--verbose", count=True, envvar="CI_COLLECTOR_VERBOSE",
+        help="More detail (-vv also shows every HTTP request).",
+    )(func)
+
+
+def delivery_options(func: F) -> F:
+    """Where events go and how: Trunk, a dry-run file, batching, state, failure policy."""
+    options = [
+        click.option("--trunk-token", envvar="TRUNK_API_TOKEN", metavar="TOKEN",
+                     help="Trunk organisation API token [env TRUNK_API_TOKEN]."),
+        click.option("--trunk-url", envvar="TRUNK_API_URL", default=DEFAULT_TRUNK_URL,
+                     show_default=True, help="Trunk API base URL [env TRUNK_API_URL]."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+                     envvar="CI_COLLECTOR_OUTPUT",
+                     help="Dry run: write request bodies as JSON lines here ('-' for stdout) "
+                          "instead of sending them. Ignores and keeps the state."),
+        click.option("--state", "state_path", type=click.Path(dir_okay=False),
+                     envvar="CI_COLLECTOR_STATE",
+                     help=f"State file [env CI_COLLECTOR_STATE; default {default_state_path()}]."),
+        click.option("--batch-size", type=click.IntRange(1, 1000), default=100,
+                     show_default=True, envvar="CI_COLLECTOR_BATCH_SIZE",
+                     help="Events per request to Trunk."),
+        click.option("--dead-letter", type=click.Path(dir_okay=False),
+                     default="ci-collector-dead-letters.jsonl", show_default=True,
+                     envvar="CI_COLLECTOR_DEAD_LETTER",
+                     help="Where bodies Trunk refused (HTTP 400) are kept, with its answer."),
+        click.option("--retry-seconds", type=click.FloatRange(0), default=300.0,
+                     show_default=True, envvar="CI_COLLECTOR_RETRY_SECONDS",
+                     help="Give up retrying an upload after this long (exit 75)."),
+        click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
+                     envvar="CI_COLLECTOR_TIMEOUT", help="Seconds per HTTP request."),
+        click.option("--insecure", is_flag=True, envvar="CI_COLLECTOR_INSECURE",
+                     help="Do not verify TLS certificates (prints a warning)."),
+        click.option("--fail-fast", is_flag=True, envvar="CI_COLLECTOR_FAIL_FAST",
+                     help="Stop at the first run that cannot be collected or mapped."),
+        click.option("--wait", is_flag=True, envvar="CI_COLLECTOR_WAIT",
+                     help="If another ci-collector holds the state lock, wait for it "
+                          "instead of exiting."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return logging_options(func)
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    trunk_token: str | None
+    trunk_url: str
+    output: str | None
+    state_path: str | None
+    batch_size: int
+    dead_letter: str
+    retry_seconds: float
+    timeout: float
+    insecure: bool
+    fail_fast: bool
+    wait: bool
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> DeliveryConfig:
+        """Pop the shared options out of a command's keyword arguments."""
+        logs.configure(options.pop("verbose"), options.pop("quiet"), options.pop("log_format"))
+        config = cls(**{name: options.pop(name) for name in cls.__dataclass_fields__})
+        secrets.register(config.trunk_token)
+        if config.insecure:
+            log.warning("TLS certificate verification is OFF (--insecure)")
+        return config
+
+    @property
+    def dry_run(self) -> bool:
+        return self.output is not None
+
+
+RunSource = Callable[[State, SkipPolicy], Iterable[Run]]
+
+
+def open_state(config: DeliveryConfig) -> State:
+    """The user's state file, or a throwaway one for a dry run (so it is repeatable)."""
+    if config.dry_run:
+        return State(":memory:")
+    return State(config.state_path or default_state_path())
+
+
+def build_sink(config: DeliveryConfig) -> Sink:
+    if config.output is not None:
+        return JsonlSink(config.output, batch_events=config.batch_size)
+    if not config.trunk_token:
+        raise UserError("no destination: set TRUNK_API_TOKEN (or --trunk-token), or --output FILE")
+    return TrunkSink(
+        config.trunk_token,
+        config.trunk_url,
+        batch_events=config.batch_size,
+        dead_letter_path=config.dead_letter,
+        timeout=config.timeout,
+        retry_budget=config.retry_seconds,
+        verify=not config.insecure,
+    )
+
+
+def collect(config: DeliveryConfig, source: RunSource) -> int:
+    """Lock the state, stream runs from `source` to the sink, remember what was delivered."""
+    with open_state(config) as state:
+        if not config.dry_run:
+            try:
+                state.lock(wait=config.wait)
+            except StateBusy as exc:
+                click.echo(f"ci-collector: {exc}; exiting (use --wait to queue)", err=True)
+                return 0
+        sink = build_sink(config)
+        skip = SkipPolicy(config.fail_fast)
+
+        def remember(chain: Chain) -> None:
+            state.mark_delivered(chain.run_key, chain.source, chain.fingerprint, len(chain.events))
+
+        try:
+            summary = deliver(source(state, skip), sink, skip=skip, on_delivered=remember)
+        except TrunkRefused as exc:
+            raise RemoteError(str(exc)) from None
+        except DeliveryFailed as exc:
+            raise ComeBackLater(str(exc)) from None
+        finally:
+            sink.close()
+        report(summary, sink, config)
+        return summary.exit_code
+
+
+def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
+    verb = "wrote" if config.dry_run else "sent"
+    line = (
+        f"{verb} {sink.stats.events_sent} events of {summary.delivered_runs} runs "
+        f"in {sink.stats.requests} requests"
+    )
+    if summary.skipped:
+        line += f"; {len(summary.skipped)} runs skipped (see warnings)"
+    if sink.stats.dead_lettered_events:
+        line += (
+            f"; {sink.stats.dead_lettered_events} events refused by Trunk, "
+            f"kept in {Path(config.dead_letter)}"
+        )
+    log.info("%s", line)
+    if config.output == "-":
+        sys.stdout.flush()

@@ -1,0 +1,56 @@
+"""``ci-collector state``: look at and reset what the collector remembers."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..errors import UserError
+from ..state import State, default_state_path
+
+state_option = click.option(
+    "--state", "state_path", type=click.Path(dir_okay=False), envvar="CI_COLLECTOR_STATE",
+    help=f"State file [env CI_COLLECTOR_STATE; default {default_state_path()}].",
+)
+
+
+@click.group()
+def state() -> None:
+    """Inspect or reset the state file (cursors and delivered runs)."""
+
+
+@state.command()
+@state_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(state_path: str | None, as_json: bool) -> int:
+    """Cursors, delivered run counts and last success per source."""
+    with State(state_path or default_state_path()) as db:
+        rows = db.sources()
+    if as_json:
+        click.echo(json.dumps([row.__dict__ if hasattr(row, "__dict__") else {
+            "source": row.source, "cursor": row.cursor, "last_success": row.last_success,
+            "runs_delivered": row.runs_delivered} for row in rows], indent=2))
+        return 0
+    if not rows:
+        click.echo("no sources yet")
+    for row in rows:
+        cursor = json.dumps(row.cursor, sort_keys=True) if row.cursor else "-"
+        click.echo(
+            f"{row.source}\truns delivered: {row.runs_delivered}\t"
+            f"last success: {row.last_success or 'never'}\tcursor: {cursor}"
+        )
+    return 0
+
+
+@state.command()
+@state_option
+@click.option("--source", required=True, help="Source to forget, as `state show` prints it.")
+def forget(state_path: str | None, source: str) -> int:
+    """Forget a source: its runs will be collected and sent again (same ids)."""
+    with State(state_path or default_state_path()) as db:
+        db.lock(wait=True)
+        if db.forget(source) == 0:
+            raise UserError(f"--source {source!r}: no such source in the state file")
+    click.echo(f"forgot {source}")
+    return 0

@@ -1,0 +1,33 @@
+"""``ci-collector validate``: check a dry-run file before (or instead of) sending it."""
+
+from __future__ import annotations
+
+import sys
+from typing import BinaryIO
+
+import click
+
+from ..validate import validate_lines
+
+
+@click.command()
+@click.argument("file", type=click.File("rb"))
+def validate(file: BinaryIO) -> int:
+    """Check JSON-lines request bodies (as written by --output) against Trunk's contract.
+
+    Prints every problem with its field path, e.g. `line 1: events[3].finishedAt: earlier
+    than createdAt`, and exits 1 if there is any. Parents outside the file are warnings.
+    """
+    report = validate_lines(file)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for error in report.errors:
+        click.echo(error)
+    verdict = "invalid" if report.errors else "valid"
+    click.echo(
+        f"{verdict}: {report.bodies} bodies, {report.events} events, "
+        f"{len(report.errors)} errors, {len(report.warnings)} warnings",
+        err=True,
+    )
+    sys.stdout.flush()
+    return 1 if report.errors else 0

@@ -1,0 +1,84 @@
+"""Source -> mapper -> sink, one run at a time, remembering only what was fully delivered.
+
+Runs stream through: nothing holds a whole history in memory, so a backfill of any
+length runs in the same footprint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .errors import EXIT_OK, EXIT_PARTIAL, RunSkipped
+from .mapper import MappingError, map_run
+from .model import Run
+from .sinks.base import Chain, Sink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Summary:
+    runs: int = 0
+    events: int = 0
+    delivered_runs: int = 0
+    skipped: list[str] = field(default_factory=list)
+    dead_lettered_events: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if self.dead_lettered_events else EXIT_OK
+
+
+class SkipPolicy:
+    """Decides what a run that cannot be collected or mapped costs: a warning, or the poll."""
+
+    def __init__(self, fail_fast: bool = False) -> None:
+        self.fail_fast = fail_fast
+        self.skipped: list[str] = []
+
+    def __call__(self, what: str, why: str) -> None:
+        message = f"skipped {what}: {why}"
+        if self.fail_fast:
+            raise RunSkipped(f"{message} (--fail-fast)")
+        self.skipped.append(message)
+        log.warning("%s", message)
+
+
+def deliver(
+    runs: Iterable[Run],
+    sink: Sink,
+    *,
+    skip: SkipPolicy | None = None,
+    on_delivered: Callable[[Chain], None] | None = None,
+    on_progress: Callable[[Summary], None] | None = None,
+) -> Summary:
+    """Map and send every run; call `on_delivered` once a run's whole chain was accepted."""
+    skip = skip or SkipPolicy()
+    summary = Summary()
+
+    def settle(done: list[Chain]) -> None:
+        for chain in done:
+            summary.delivered_runs += 1
+            if on_delivered is not None:
+                on_delivered(chain)
+
+    try:
+        for run in runs:
+            summary.runs += 1
+            try:
+                events = map_run(run)
+            except MappingError as exc:
+                skip(run.natural_key, str(exc))
+                continue
+            summary.events += len(events)
+            chain = Chain(run.natural_key, run.repo, events, run.source, run.fingerprint)
+            settle(sink.add(chain))
+            if on_progress is not None:
+                on_progress(summary)
+        settle(sink.flush())
+    finally:
+        summary.skipped = skip.skipped
+        summary.dead_lettered_events = sink.stats.dead_lettered_events
+    return summary

@@ -1,0 +1,17 @@
+"""Where chains go: Trunk's API, a JSON-lines file, or the local store."""
+
+from .base import BatchingSink, Chain, Sink, SinkStats
+from .jsonl import JsonlSink
+from .trunk import DeliveryFailed, TokenRejected, TrunkRefused, TrunkSink
+
+__all__ = [
+    "BatchingSink",
+    "Chain",
+    "DeliveryFailed",
+    "JsonlSink",
+    "Sink",
+    "SinkStats",
+    "TokenRejected",
+    "TrunkRefused",
+    "TrunkSink",
+]

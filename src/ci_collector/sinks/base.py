@@ -1,0 +1,141 @@
+"""The one small interface every sink shares, and the batching they all use.
+
+A sink takes whole chains and reports back which chains were *completely* accepted:
+only those may be marked delivered in the state, so a crash between two batches of
+one chain re-sends that chain rather than losing half of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..model import Repo
+from ..trunk import EventDict
+
+DEFAULT_BATCH_EVENTS = 100
+DEFAULT_BATCH_BYTES = 1_000_000
+
+
+def encode(value: object) -> bytes:
+    """Compact, deterministic JSON: the same events always give the same bytes."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass(slots=True, eq=False)
+class Chain:
+    """One run attempt's events, with what the state needs to remember it by."""
+
+    run_key: str
+    repo: Repo
+    events: list[EventDict]
+    source: str = ""
+    fingerprint: str = ""
+    pending: int = 0
+    failed: bool = False
+
+
+@dataclass(slots=True)
+class SinkStats:
+    requests: int = 0
+    bodies: int = 0
+    events_sent: int = 0
+    retries: int = 0
+    dead_lettered_events: int = 0
+
+
+class Sink(Protocol):
+    stats: SinkStats
+
+    def add(self, chain: Chain) -> list[Chain]:
+        """Queue a chain; return the chains that are now fully delivered."""
+        ...
+
+    def flush(self) -> list[Chain]:
+        """Send everything queued; return the chains that are now fully delivered."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class _Buffer:
+    prefix: bytes
+    events: list[bytes] = field(default_factory=list)
+    owners: list[Chain] = field(default_factory=list)
+    size: int = 0
+
+
+class BatchingSink:
+    """Groups events per repo into request bodies of bounded count and size.
+
+    Subclasses implement `_deliver(body, events, chains) -> bool`: True when the body
+    was accepted, False when it was set aside (dead-lettered); fatal problems raise.
+    """
+
+    def __init__(
+        self,
+        batch_events: int = DEFAULT_BATCH_EVENTS,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+    ) -> None:
+        if batch_events < 1 or batch_bytes < 1:
+            raise ValueError("batch limits must be positive")
+        self.batch_events = batch_events
+        self.batch_bytes = batch_bytes
+        self.stats = SinkStats()
+        self._buffers: dict[Repo, _Buffer] = {}
+
+    def add(self, chain: Chain) -> list[Chain]:
+        if not chain.events:
+            return [chain]
+        buffer = self._buffers.get(chain.repo)
+        if buffer is None:
+            repo = {"host": chain.repo.host, "owner": chain.repo.owner, "name": chain.repo.name}
+            buffer = _Buffer(prefix=b'{"repo":' + encode(repo) + b',"events":[')
+            self._buffers[chain.repo] = buffer
+        done: list[Chain] = []
+        chain.pending += len(chain.events)
+        for event in chain.events:
+            encoded = encode(event)
+            too_big = buffer.size + len(encoded) + len(buffer.prefix) + 2 > self.batch_bytes
+            if buffer.events and too_big:
+                done.extend(self._send(buffer))
+            buffer.events.append(encoded)
+            buffer.owners.append(chain)
+            buffer.size += len(encoded) + 1
+            if len(buffer.events) >= self.batch_events:
+                done.extend(self._send(buffer))
+        return done
+
+    def flush(self) -> list[Chain]:
+        done: list[Chain] = []
+        for buffer in self._buffers.values():
+            if buffer.events:
+                done.extend(self._send(buffer))
+        return done
+
+    def close(self) -> None:
+        """Release resources; queued events that were not flushed are dropped."""
+
+    def _send(self, buffer: _Buffer) -> list[Chain]:
+        body = buffer.prefix + b",".join(buffer.events) + b"]}"
+        owners, count = buffer.owners, len(buffer.events)
+        buffer.events, buffer.owners, buffer.size = [], [], 0
+        accepted = self._deliver(body, count)
+        self.stats.bodies += 1
+        if accepted:
+            self.stats.events_sent += count
+        else:
+            self.stats.dead_lettered_events += count
+        done: list[Chain] = []
+        for chain in owners:
+            chain.pending -= 1
+            if not accepted:
+                chain.failed = True
+            if chain.pending == 0 and not chain.failed:
+                done.append(chain)
+        return done
+
+    def _deliver(self, body: bytes, events: int) -> bool:
+        raise NotImplementedError

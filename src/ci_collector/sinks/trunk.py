@@ -1,0 +1,163 @@
+"""The uploader: POST request bodies to Trunk's trackEvents endpoint, politely and safely.
+
+Retries are safe because event ids are deterministic: a body re-sent after a lost
+answer updates the same events instead of adding new ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import httpx
+
+from .. import __version__
+from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRUNK_URL = "https://api.trunk.io"
+TRACK_EVENTS_PATH = "/v1/metrics/trackEvents"
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class TrunkRefused(RuntimeError):
+    """Trunk refused the uploader itself (not one body): retrying cannot help."""
+
+
+class TokenRejected(TrunkRefused):
+    """Trunk answered 401/403: nothing more can be delivered with this token."""
+
+    def __init__(self) -> None:
+        super().__init__("Trunk rejected the API token (TRUNK_API_TOKEN)")
+
+
+class DeliveryFailed(RuntimeError):
+    """Trunk could not be reached (or kept failing) within the retry budget."""
+
+
+class TrunkSink(BatchingSink):
+    """Batches per repo, retries with backoff and jitter, dead-letters what Trunk refuses."""
+
+    def __init__(
+        self,
+        token: str,
+        base_url: str = DEFAULT_TRUNK_URL,
+        *,
+        batch_events: int = DEFAULT_BATCH_EVENTS,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+        dead_letter_path: str | Path = "ci-collector-dead-letters.jsonl",
+        timeout: float = 30.0,
+        retry_budget: float = 300.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        verify: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(batch_events, batch_bytes)
+        self.url = base_url.rstrip("/") + TRACK_EVENTS_PATH
+        self.dead_letter_path = Path(dead_letter_path)
+        self.retry_budget = retry_budget
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._client = httpx.Client(
+            timeout=timeout,
+            verify=verify,
+            headers={
+                "x-api-token": token,
+                "x-source": f"ci-collector/{__version__}",
+                "Content-Type": "application/json",
+            },
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _deliver(self, body: bytes, events: int) -> bool:
+        deadline = time.monotonic() + self.retry_budget
+        attempt = 0
+        while True:
+            attempt += 1
+            self.stats.requests += 1
+            try:
+                response = self._client.post(self.url, content=body)
+            except httpx.TransportError as exc:  # timeouts, resets, refused connections
+                problem, wait = f"{type(exc).__name__}", None
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return True
+                if status in (401, 403):
+                    raise TokenRejected()
+                if status == 413 and events > 1:
+                    return self._split_and_deliver(body)
+                if status not in RETRYABLE_STATUS:
+                    if status == 404:
+                        raise TrunkRefused(f"Trunk answered 404 for {self.url}: check --trunk-url")
+                    self._dead_letter(body, status, response.text)
+                    return False
+                problem, wait = f"HTTP {status}", _retry_after(response)
+            delay = self._backoff(attempt, wait)
+            if time.monotonic() + delay > deadline:
+                raise DeliveryFailed(
+                    f"Trunk still failing after {attempt} attempts ({problem}); "
+                    "nothing was marked delivered, run again later"
+                )
+            log.warning("Trunk upload failed (%s); retry %d in %.1fs", problem, attempt, delay)
+            self.stats.retries += 1
+            self._sleep(delay)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Full-jitter exponential backoff, never sooner than the server asked."""
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        delay = random.uniform(ceiling / 2, ceiling)
+        return max(delay, retry_after) if retry_after is not None else delay
+
+    def _split_and_deliver(self, body: bytes) -> bool:
+        """A body too large for the server: send its halves, each on its own."""
+        data = json.loads(body)
+        events = data["events"]
+        half = len(events) // 2
+        accepted = True
+        for part in (events[:half], events[half:]):
+            piece = {"repo": data["repo"], "events": part}
+            encoded = json.dumps(piece, ensure_ascii=False, separators=(",", ":")).encode()
+            accepted = self._deliver(encoded, len(part)) and accepted
+        return accepted
+
+    def _dead_letter(self, body: bytes, status: int, message: str) -> None:
+        """Keep a refused body, with Trunk's reason, where a person can find and replay it."""
+        record = {"status": status, "error": message[:4000], "body": json.loads(body)}
+        self.dead_letter_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.dead_letter_path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        log.error(
+            "Trunk refused a body of %s (HTTP %d: %s); saved to %s",
+            _count(body), status, message[:200].strip() or "no message", self.dead_letter_path,
+        )
+
+
+def _count(body: bytes) -> str:
+    events = body.count(b'"chainId":')
+    return f"{events} events"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait: a number or an HTTP date."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

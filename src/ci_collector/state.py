@@ -1,0 +1,223 @@
+"""What has been delivered, where each source's polling stands, and the poll lock.
+
+One SQLite file in WAL mode. A run attempt is written here only after its whole chain
+was accepted by the sink, and every write commits at once: a process killed at any
+moment loses at most the knowledge that some runs were sent, so they are sent again
+with the same ids (harmless), and never the other way round.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    source TEXT PRIMARY KEY,
+    cursor TEXT,
+    last_success TEXT,
+    runs_delivered INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS delivered (
+    run_key TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    delivered_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivered_by_source ON delivered(source);
+CREATE TABLE IF NOT EXISTS etags (
+    url TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+"""
+
+
+def default_state_path() -> Path:
+    """``$XDG_STATE_HOME/ci-collector/state.sqlite`` (``~/.local/state`` by default)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "ci-collector" / "state.sqlite"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class StateBusy(Exception):
+    """Another ci-collector holds the lock on this state file."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSummary:
+    source: str
+    cursor: dict[str, Any] | None
+    last_success: str | None
+    runs_delivered: int
+
+
+class State:
+    """The state file. Use as a context manager, or call `close`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise UserError(f"cannot open state file {self.path}: {exc}") from None
+        self._lock_file: Any = None
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.unlock()
+        self._db.close()
+
+    # ---- the lock: one delivering process per state file ----------------------------
+
+    def lock(self, wait: bool = False, poll_seconds: float = 0.5) -> None:
+        """Take the poll lock, or raise `StateBusy` (unless `wait`, which blocks)."""
+        handle = open(self.path.with_name(self.path.name + ".lock"), "a+")  # noqa: SIM115
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not wait:
+                    handle.close()
+                    raise StateBusy(f"another ci-collector is using {self.path}") from None
+                time.sleep(poll_seconds)
+        self._lock_file = handle
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    # ---- delivered run attempts -----------------------------------------------------
+
+    def is_delivered(self, run_key: str, fingerprint: str = "") -> bool:
+        """True when this attempt was delivered (with this fingerprint, if one is given)."""
+        row = self._db.execute(
+            "SELECT fingerprint FROM delivered WHERE run_key = ?", (run_key,)
+        ).fetchone()
+        return row is not None and (not fingerprint or row[0] == fingerprint)
+
+    def mark_delivered(self, run_key: str, source: str, fingerprint: str, events: int) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO delivered(run_key, source, fingerprint, events, delivered_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_key) DO UPDATE SET"
+                " fingerprint = excluded.fingerprint, events = excluded.events,"
+                " delivered_at = excluded.delivered_at",
+                (run_key, source, fingerprint, events, _now()),
+            )
+            self._db.execute(
+                "INSERT INTO sources(source, runs_delivered) VALUES (?, 1)"
+                " ON CONFLICT(source) DO UPDATE SET runs_delivered = runs_delivered + 1",
+                (source,),
+            )
+
+    def delivered_count(self, source: str | None = None) -> int:
+        if source is None:
+            row = self._db.execute("SELECT count(*) FROM delivered").fetchone()
+        else:
+            row = self._db.execute(
+                "SELECT count(*) FROM delivered WHERE source = ?", (source,)
+            ).fetchone()
+        return int(row[0])
+
+    # ---- cursors --------------------------------------------------------------------
+
+    def cursor(self, source: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT cursor FROM sources WHERE source = ?", (source,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        value = json.loads(row[0])
+        return value if isinstance(value, dict) else None
+
+    def set_cursor(self, source: str, cursor: dict[str, Any]) -> None:
+        """Move a source's bookmark; call only once what lies behind it was delivered."""
+        text = json.dumps(cursor, sort_keys=True)
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO sources(source, cursor) VALUES (?, ?)"
+                " ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor",
+                (source, text),
+            )
+
+    def record_success(self, source: str) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO sources(source, last_success) VALUES (?, ?)"
+                " ON CONFLICT(source) DO UPDATE SET last_success = excluded.last_success",
+                (source, _now()),
+            )
+
+    # ---- conditional requests -------------------------------------------------------
+
+    def etag(self, url: str) -> tuple[str, bytes] | None:
+        """The ETag and body of a list page, so a 304 can be answered from here."""
+        row = self._db.execute("SELECT etag, body FROM etags WHERE url = ?", (url,)).fetchone()
+        return (row[0], zlib.decompress(row[1])) if row else None
+
+    def set_etag(self, url: str, source: str, etag: str, body: bytes) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO etags(url, source, etag, body) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, body = excluded.body",
+                (url, source, etag, zlib.compress(body)),
+            )
+
+    # ---- inspection -----------------------------------------------------------------
+
+    def sources(self) -> list[SourceSummary]:
+        rows = self._db.execute(
+            "SELECT source, cursor, last_success, runs_delivered FROM sources ORDER BY source"
+        ).fetchall()
+        return [
+            SourceSummary(row[0], json.loads(row[1]) if row[1] else None, row[2], int(row[3]))
+            for row in rows
+        ]
+
+    def forget(self, source: str) -> int:
+        """Drop everything known about a source; its history will be sent again."""
+        with self._transaction():
+            count = self._db.execute(
+                "DELETE FROM delivered WHERE source = ?", (source,)
+            ).rowcount
+            self._db.execute("DELETE FROM etags WHERE source = ?", (source,))
+            count += self._db.execute("DELETE FROM sources WHERE source = ?", (source,)).rowcount
+        return int(count)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
