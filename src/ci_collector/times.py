@@ -48,12 +48,14 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-class When(click.ParamType):
+class When(click.ParamType[datetime]):
     """A click parameter for ``--since``/``--until``: a UTC `datetime`."""
 
     name = "WHEN"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
         if isinstance(value, datetime):
             return value
         try:
