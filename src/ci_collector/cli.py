@@ -7,6 +7,7 @@ reserved for bugs.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -33,7 +34,14 @@ cli.add_command(validate)
 cli.add_command(state)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
+    # SIGTERM (systemd, Kubernetes, kill) ends like Ctrl-C: what was delivered is already
+    # recorded, so the same command continues where this one stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = cli.main(args=argv, prog_name="ci-collector", standalone_mode=False)
     except click.UsageError as exc:

@@ -19,6 +19,7 @@ from .. import logs, secrets
 from ..errors import ComeBackLater, RemoteError, UserError
 from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
+from ..progress import Progress
 from ..sinks import DeliveryFailed, JsonlSink, Sink, TrunkRefused, TrunkSink
 from ..sinks.base import Chain
 from ..sinks.trunk import DEFAULT_TRUNK_URL
@@ -154,7 +155,11 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
             state.mark_delivered(chain.run_key, chain.source, chain.fingerprint, len(chain.events))
 
         try:
-            summary = deliver(source(state, skip), sink, skip=skip, on_delivered=remember)
+            with Progress("collecting", interactive=_interactive(config)) as progress:
+                summary = deliver(
+                    source(state, skip), sink, skip=skip, on_delivered=remember,
+                    on_progress=progress,
+                )
         except TrunkRefused as exc:
             raise RemoteError(str(exc)) from None
         except DeliveryFailed as exc:
@@ -163,6 +168,10 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
             sink.close()
         report(summary, sink, config)
         return summary.exit_code
+
+
+def _interactive(config: DeliveryConfig) -> bool:
+    return sys.stderr.isatty() and config.output != "-" and log.getEffectiveLevel() <= logging.INFO
 
 
 def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:

@@ -1,0 +1,67 @@
+"""Progress for long work: a live line on a terminal, a periodic log line otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from types import TracebackType
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from .pipeline import Summary
+
+log = logging.getLogger("ci_collector.progress")
+
+
+class Progress:
+    """Call with the running `Summary` after each run; cheap enough for every run."""
+
+    def __init__(
+        self, label: str, interactive: bool | None = None, log_every: float = 30.0
+    ) -> None:
+        self.label = label
+        self.interactive = sys.stderr.isatty() if interactive is None else interactive
+        self.log_every = log_every
+        self._started = time.monotonic()
+        self._last_shown = 0.0
+        self._live: Live | None = None
+
+    def __enter__(self) -> Progress:
+        if self.interactive:
+            console = Console(stderr=True)
+            self._live = Live(self._line(None), console=console, transient=True,
+                              refresh_per_second=4)
+            self._live.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._live is not None:
+            self._live.__exit__(kind, value, traceback)
+
+    def __call__(self, summary: Summary) -> None:
+        now = time.monotonic()
+        if self._live is not None:
+            if now - self._last_shown >= 0.25:
+                self._last_shown = now
+                self._live.update(self._line(summary))
+        elif now - self._last_shown >= self.log_every:
+            self._last_shown = now
+            log.info("%s", self._line(summary).plain)
+
+    def _line(self, summary: Summary | None) -> Text:
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        runs = summary.runs if summary else 0
+        events = summary.events if summary else 0
+        delivered = summary.delivered_runs if summary else 0
+        return Text(
+            f"{self.label}: {runs} runs read, {delivered} delivered, {events} events, "
+            f"{runs / elapsed:.1f} runs/s, {elapsed:.0f}s"
+        )
