@@ -92,7 +92,9 @@ def trigger_of(found: list[dict[str, Any]]) -> str:
         return "replay"
     if any("upstreamProject" in cause for cause in found):
         return "upstream"
-    if any(kind.endswith("UserIdCause") or kind.endswith("UserCause") for kind in kinds):
+    if any(kind.endswith(("UserIdCause", "UserCause")) for kind in kinds) or any(
+        "userName" in cause for cause in found
+    ):
         return "user"
     if any(kind.endswith("TimerTriggerCause") for kind in kinds):
         return "timer"
