@@ -254,13 +254,15 @@ def _wfapi_stages(describe: Any, build_name: str) -> list[_Stage]:
     if not isinstance(raw, list):
         raise MalformedBuild(f"{build_name}: wfapi/describe stages is not a list")
     stages: list[_Stage] = []
-    for item in raw:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), (str, int)):
-            raise MalformedBuild(f"{build_name}: a stage without an id")
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise MalformedBuild(f"{build_name}: a stage is not an object")
+        # Stage View always sends the flow-node id; trimmed bodies fall back to position
+        node_id = str(item["id"]) if isinstance(item.get("id"), (str, int)) else f"at-{index}"
         start = _int(item.get("startTimeMillis"))
         stages.append(_Stage(
-            id=str(item["id"]),
-            name=_str(item.get("name")) or str(item["id"]),
+            id=node_id,
+            name=_str(item.get("name")) or node_id,
             status=_str(item.get("status")) or None,
             start=start if start else None,  # NOT_EXECUTED stages say 0 (1970)
             duration=_int(item.get("durationMillis")),
