@@ -13,6 +13,7 @@ import sys
 import click
 
 from . import __version__
+from .commands.jenkins import jenkins
 from .commands.state import state
 from .commands.validate import validate
 from .errors import EXIT_USAGE, CollectorError
@@ -32,6 +33,7 @@ def cli() -> None:
 
 cli.add_command(validate)
 cli.add_command(state)
+cli.add_command(jenkins)
 
 
 def _interrupt(signum: int, frame: object) -> None:

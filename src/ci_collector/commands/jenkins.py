@@ -1,0 +1,56 @@
+"""``ci-collector jenkins``: finished Jenkins builds -> Trunk (or a dry-run file)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+import click
+
+from .. import secrets
+from ..errors import UserError
+from ..sources.jenkins import JenkinsCollector, JenkinsOptions
+from ..sources.jenkins_client import JenkinsClient
+from ..sources.repos import RepoMap, parse_slug
+from ..times import WHEN
+from .common import DeliveryConfig, collect, delivery_options
+
+
+@click.command()
+@click.option("--url", required=True, envvar="JENKINS_URL", metavar="URL",
+              help="Jenkins root URL [env JENKINS_URL].")
+@click.option("--job", "jobs", multiple=True, metavar="PATH",
+              help="Full job path (folder/project/branch); repeat for more. "
+                   "Default: every job, found recursively.")
+@click.option("--since", type=WHEN, envvar="CI_COLLECTOR_SINCE",
+              help="Only builds started after this (e.g. 30d, 2024-01-31).")
+@click.option("--repo", "repo_slug", metavar="OWNER/NAME", envvar="CI_COLLECTOR_REPO",
+              help="File every build under this repository (github.com unless a URL).")
+@click.option("--repo-map", type=click.Path(dir_okay=False), envvar="CI_COLLECTOR_REPO_MAP",
+              help="File of 'JOB-GLOB = OWNER/NAME' lines; first match wins.")
+@delivery_options
+def jenkins(
+    url: str, jobs: tuple[str, ...], since: datetime | None, repo_slug: str | None,
+    repo_map: str | None, **options: Any,
+) -> int:
+    """Collect finished Jenkins builds, Pipeline stages and parallel branches.
+
+    Credentials: JENKINS_USER and JENKINS_API_TOKEN (an API token, not a password).
+    """
+    config = DeliveryConfig.from_options(options)
+    user = os.environ.get("JENKINS_USER") or None
+    token = os.environ.get("JENKINS_API_TOKEN") or None
+    secrets.register(token)
+    if bool(user) != bool(token):
+        raise UserError("set both JENKINS_USER and JENKINS_API_TOKEN, or neither")
+    collector = JenkinsCollector(
+        JenkinsClient(url, user, token, timeout=config.timeout, verify=not config.insecure),
+        JenkinsOptions(
+            jobs=jobs,
+            since_ms=int(since.timestamp() * 1000) if since else None,
+            repo=parse_slug(repo_slug) if repo_slug else None,
+            repo_map=RepoMap.load(repo_map) if repo_map else None,
+        ),
+    )
+    return collect(config, collector)
