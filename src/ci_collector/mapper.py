@@ -56,7 +56,7 @@ def map_run(run: Run) -> list[EventDict]:
     events: list[EventDict] = []
     _emit(
         run.platform, root, root_id, chain_id, parent, root.key_part,
-        run.natural_key, start, finish, repaired, events,
+        run.natural_key, start, finish, repaired, events, set(),
     )
     return events
 
@@ -73,8 +73,9 @@ def _emit(
     finish: int,
     repaired: bool,
     out: list[EventDict],
+    taken: set[str],
 ) -> None:
-    sequence_key = fit_sequence_key(full_key)
+    full_key, sequence_key = _claim_key(full_key, taken)
     event: EventDict = {
         "id": node_id,
         "chainId": chain_id,
@@ -102,8 +103,23 @@ def _emit(
         _emit(
             platform, child, event_id(child_natural), chain_id, child_parent,
             f"{full_key}/{key_part}", child_natural, child_start, child_finish,
-            child_repaired, out,
+            child_repaired, out, taken,
         )
+
+
+def _claim_key(full_key: str, taken: set[str]) -> tuple[str, str]:
+    """A key no other node of this run has: ``#n`` when names collide across levels.
+
+    Sibling numbering covers the usual case; this catches the rest: a sibling literally
+    named ``a #2``, or a job ``build/linux`` next to a job ``build`` with a step ``linux``.
+    Returns the (unshortened) key children build on, and the key to send.
+    """
+    candidate, number = full_key, 1
+    while (key := fit_sequence_key(candidate)) in taken:
+        number += 1
+        candidate = f"{full_key} #{number}"
+    taken.add(key)
+    return candidate, key
 
 
 def _unique_key_parts(children: list[Node]) -> list[str]:
