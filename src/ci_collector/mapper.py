@@ -55,7 +55,7 @@ def map_run(run: Run) -> list[EventDict]:
         }
     events: list[EventDict] = []
     _emit(
-        run.platform, root, root_id, chain_id, parent, root.key_part,
+        run.platform, root, root_id, chain_id, parent, _clean_part(root.key_part, root.kind),
         run.natural_key, start, finish, repaired, events, set(),
     )
     return events
@@ -127,11 +127,16 @@ def _unique_key_parts(children: list[Node]) -> list[str]:
     seen: dict[str, int] = {}
     parts: list[str] = []
     for child in children:
-        part = child.key_part.replace("\n", " ").strip() or child.kind
+        part = _clean_part(child.key_part, child.kind)
         count = seen.get(part, 0) + 1
         seen[part] = count
         parts.append(part if count == 1 else f"{part} #{count}")
     return parts
+
+
+def _clean_part(key_part: str, kind: str) -> str:
+    """One line, no edge blanks, never empty (an empty key would make Trunk refuse the body)."""
+    return key_part.replace("\n", " ").strip() or kind
 
 
 def _metrics(node: Node, duration_ms: int) -> list[KeyValueDict]:
