@@ -248,3 +248,10 @@ def test_mapping_does_not_change_the_run() -> None:
     before = repr(run)
     map_run(run)
     assert repr(run) == before
+
+
+def test_a_blank_root_key_falls_back_to_the_kind() -> None:
+    """An empty key would make Trunk refuse the whole batch it travels in."""
+    root = Node("pipeline", "p", "", " \n", T0, T0 + 1)
+    [event] = map_run(one_node_run(root))
+    assert event["sequence"]["key"] == "pipeline"
