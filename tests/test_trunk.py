@@ -58,7 +58,8 @@ def test_sequence_key_must_be_shorter_than_128(length: int, ok: bool) -> None:
     if ok:
         assert problems == []
     else:
-        assert problems == [f"events[0].sequence.key: {length} characters; must be shorter than 128"]
+        message = f"{length} characters; must be shorter than 128"
+        assert problems == [f"events[0].sequence.key: {message}"]
 
 
 @pytest.mark.parametrize("value", ["12", True, False, None, [1], {"v": 1}])
