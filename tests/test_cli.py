@@ -17,6 +17,7 @@ from ci_collector import __version__
 from ci_collector.state import State
 from ci_collector.validate import validate_lines
 from tests.conftest import ROOT, run_cli
+from tests.servers.base import Reply
 from tests.servers.trunk import TOKEN, TrunkStandIn
 
 TINY_COLLECTOR = '''
@@ -170,3 +171,17 @@ def test_a_busy_state_exits_quietly(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "another ci-collector is using" in result.stderr
     assert "use --wait to queue" in result.stderr
+
+
+def test_trunk_down_beyond_the_retry_budget_means_come_back_later(
+    trunk: TrunkStandIn, tmp_path: Path
+) -> None:
+    trunk.faults.extend(Reply(503) for _ in range(100))
+    env = {"TRUNK_API_TOKEN": TOKEN, "TRUNK_API_URL": trunk.url}
+    result = run_tiny("tiny", "-q", "--retry-seconds", "0.2", "--state",
+                      str(tmp_path / "s.sqlite"), env=env)
+    assert result.returncode == 75
+    assert len(result.stderr.splitlines()) == 1
+    assert "Trunk still failing after 1 attempts (HTTP 503)" in result.stderr
+    with State(tmp_path / "s.sqlite") as db:
+        assert db.delivered_count() == 0

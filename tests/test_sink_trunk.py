@@ -7,9 +7,12 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ci_collector import __version__
@@ -20,6 +23,7 @@ from ci_collector.model import Repo, Run
 from ci_collector.pipeline import SkipPolicy, deliver
 from ci_collector.sinks import Chain, DeliveryFailed, TokenRejected, TrunkRefused, TrunkSink
 from ci_collector.sinks.base import encode
+from ci_collector.sinks.trunk import _retry_after
 from ci_collector.state import State
 from tests.runs import make_run
 from tests.servers.base import Reply
@@ -370,3 +374,20 @@ def delivery_config(trunk: TrunkStandIn, tmp_path: Path, batch_size: int) -> Del
         dead_letter=str(tmp_path / "dead.jsonl"), retry_seconds=5.0, timeout=2.0,
         insecure=False, fail_fast=False, wait=False,
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high"),
+    [("7", 7, 7), ("0.25", 0.25, 0.25), ("-3", 0, 0), ("soon", None, None),
+     ("in-30s", None, None), ("http-date+30", 28, 30), ("http-date-30", 0, 0)],
+)
+def test_retry_after_values(value: str, low: float | None, high: float | None) -> None:
+    """Seconds or an HTTP date (RFC 9110); anything else is ignored, never a crash."""
+    if value.startswith("http-date"):
+        offset = float(value.removeprefix("http-date"))
+        value = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=offset), True)
+    wait = _retry_after(httpx.Response(429, headers={"Retry-After": value}))
+    if low is None:
+        assert wait is None
+    else:
+        assert wait is not None and low <= wait <= high
