@@ -55,8 +55,8 @@ def map_run(run: Run) -> list[EventDict]:
         }
     events: list[EventDict] = []
     _emit(
-        run.platform, root, root_id, chain_id, parent, root.key_part,
-        run.natural_key, start, finish, repaired, events,
+        run.platform, root, root_id, chain_id, parent, _clean_part(root.key_part, root.kind),
+        run.natural_key, start, finish, repaired, events, set(),
     )
     return events
 
@@ -73,8 +73,9 @@ def _emit(
     finish: int,
     repaired: bool,
     out: list[EventDict],
+    taken: set[str],
 ) -> None:
-    sequence_key = fit_sequence_key(full_key)
+    full_key, sequence_key = _claim_key(full_key, taken)
     event: EventDict = {
         "id": node_id,
         "chainId": chain_id,
@@ -102,8 +103,23 @@ def _emit(
         _emit(
             platform, child, event_id(child_natural), chain_id, child_parent,
             f"{full_key}/{key_part}", child_natural, child_start, child_finish,
-            child_repaired, out,
+            child_repaired, out, taken,
         )
+
+
+def _claim_key(full_key: str, taken: set[str]) -> tuple[str, str]:
+    """A key no other node of this run has: ``#n`` when names collide across levels.
+
+    Sibling numbering covers the usual case; this catches the rest: a sibling literally
+    named ``a #2``, or a job ``build/linux`` next to a job ``build`` with a step ``linux``.
+    Returns the (unshortened) key children build on, and the key to send.
+    """
+    candidate, number = full_key, 1
+    while (key := fit_sequence_key(candidate)) in taken:
+        number += 1
+        candidate = f"{full_key} #{number}"
+    taken.add(key)
+    return candidate, key
 
 
 def _unique_key_parts(children: list[Node]) -> list[str]:
@@ -111,11 +127,16 @@ def _unique_key_parts(children: list[Node]) -> list[str]:
     seen: dict[str, int] = {}
     parts: list[str] = []
     for child in children:
-        part = child.key_part.replace("\n", " ").strip() or child.kind
+        part = _clean_part(child.key_part, child.kind)
         count = seen.get(part, 0) + 1
         seen[part] = count
         parts.append(part if count == 1 else f"{part} #{count}")
     return parts
+
+
+def _clean_part(key_part: str, kind: str) -> str:
+    """One line, no edge blanks, never empty (an empty key would make Trunk refuse the body)."""
+    return key_part.replace("\n", " ").strip() or kind
 
 
 def _metrics(node: Node, duration_ms: int) -> list[KeyValueDict]:

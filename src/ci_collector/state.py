@@ -127,6 +127,9 @@ class State:
 
     def mark_delivered(self, run_key: str, source: str, fingerprint: str, events: int) -> None:
         with self._transaction():
+            known = self._db.execute(
+                "SELECT 1 FROM delivered WHERE run_key = ?", (run_key,)
+            ).fetchone()
             self._db.execute(
                 "INSERT INTO delivered(run_key, source, fingerprint, events, delivered_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_key) DO UPDATE SET"
@@ -135,9 +138,10 @@ class State:
                 (run_key, source, fingerprint, events, _now()),
             )
             self._db.execute(
-                "INSERT INTO sources(source, runs_delivered) VALUES (?, 1)"
-                " ON CONFLICT(source) DO UPDATE SET runs_delivered = runs_delivered + 1",
-                (source,),
+                "INSERT INTO sources(source, runs_delivered) VALUES (?, ?)"
+                " ON CONFLICT(source) DO UPDATE SET"
+                " runs_delivered = runs_delivered + excluded.runs_delivered",
+                (source, 0 if known else 1),  # a re-sent run (new fingerprint) is no new run
             )
 
     def delivered_count(self, source: str | None = None) -> int:

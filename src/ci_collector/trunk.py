@@ -77,7 +77,8 @@ class RepoDict(TypedDict):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and Infinity are not JSON numbers (Python's json writes and reads them anyway).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]

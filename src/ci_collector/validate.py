@@ -79,10 +79,10 @@ def _check_event(
     seen[event_id] = _Seen(chain_id, key, where)
     parent = event.get("parent")
     if not isinstance(parent, dict):
-        if event_id != chain_id:
-            report.errors.append(f"{where}.chainId: a root's chainId must be its own id")
-        elif chain_id in roots:
+        if chain_id in roots:
             report.errors.append(f"{where}: second root of chain {chain_id} ({roots[chain_id]})")
+        elif event_id != chain_id:
+            report.errors.append(f"{where}.chainId: a root's chainId must be its own id")
         else:
             roots[chain_id] = where
         return

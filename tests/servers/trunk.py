@@ -2,7 +2,10 @@
 
 Every body is checked against the contract (`ci_collector.trunk`); accepted events are
 kept by id, and a re-send of an id must be byte-identical to what was sent first.
-Faults are injected by queueing replies in `faults` (consumed one per POST).
+Faults are injected by queueing replies in `faults` (consumed one per POST). A fault
+replaces the answer and nothing is stored (``Reply(503)``, ``Reply(500, drop=True)``),
+except a 200 fault with `delay` or `drop`: the body is accepted and stored, then the answer
+comes late or never (the uploader cannot know its events arrived, so it sends them again).
 """
 
 from __future__ import annotations
@@ -45,10 +48,15 @@ class TrunkStandIn:
         if request.method != "POST" or request.path != PATH:
             return Reply(404, b'{"error":"not found"}')
         with self._lock:
-            if self.faults:
-                fault = self.faults.pop(0)
-                if fault.status != 200 or fault.drop or fault.delay:
-                    return fault
+            fault = self.faults.pop(0) if self.faults else None
+        if fault is not None and fault.status != 200:
+            return fault
+        reply = self._accept(request)
+        if fault is not None:
+            reply.delay, reply.drop = fault.delay, fault.drop
+        return reply
+
+    def _accept(self, request: Request) -> Reply:
         if request.headers.get("x-api-token") != self.token:
             return Reply(401, b'{"error":"unauthorized"}')
         if request.headers.get("content-type") != "application/json":

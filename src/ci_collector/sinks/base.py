@@ -59,6 +59,10 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+class BodyTooLarge(Exception):
+    """Raised by `_deliver` when the receiver wants smaller bodies: the batch is halved."""
+
+
 @dataclass(slots=True)
 class _Buffer:
     prefix: bytes
@@ -70,8 +74,9 @@ class _Buffer:
 class BatchingSink:
     """Groups events per repo into request bodies of bounded count and size.
 
-    Subclasses implement `_deliver(body, events, chains) -> bool`: True when the body
-    was accepted, False when it was set aside (dead-lettered); fatal problems raise.
+    Subclasses implement `_deliver(body, events) -> bool`: True when the body was
+    accepted, False when it was set aside (dead-lettered); `BodyTooLarge` to have it
+    sent in halves; fatal problems raise.
     """
 
     def __init__(
@@ -119,10 +124,22 @@ class BatchingSink:
         """Release resources; queued events that were not flushed are dropped."""
 
     def _send(self, buffer: _Buffer) -> list[Chain]:
-        body = buffer.prefix + b",".join(buffer.events) + b"]}"
-        owners, count = buffer.owners, len(buffer.events)
+        events, owners = buffer.events, buffer.owners
         buffer.events, buffer.owners, buffer.size = [], [], 0
-        accepted = self._deliver(body, count)
+        return self._send_events(buffer.prefix, events, owners)
+
+    def _send_events(self, prefix: bytes, events: list[bytes], owners: list[Chain]) -> list[Chain]:
+        """Send one body; account each event to its chain, so a chain fails only for its own."""
+        count = len(events)
+        try:
+            accepted = self._deliver(prefix + b",".join(events) + b"]}", count)
+        except BodyTooLarge:
+            if count < 2:
+                raise
+            half = count // 2
+            return self._send_events(prefix, events[:half], owners[:half]) + self._send_events(
+                prefix, events[half:], owners[half:]
+            )
         self.stats.bodies += 1
         if accepted:
             self.stats.events_sent += count

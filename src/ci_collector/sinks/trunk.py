@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from .. import __version__
-from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink
+from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink, BodyTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class TrunkSink(BatchingSink):
                 if status in (401, 403):
                     raise TokenRejected()
                 if status == 413 and events > 1:
-                    return self._split_and_deliver(body)
+                    raise BodyTooLarge()
                 if status not in RETRYABLE_STATUS:
                     if status == 404:
                         raise TrunkRefused(f"Trunk answered 404 for {self.url}: check --trunk-url")
@@ -118,18 +118,6 @@ class TrunkSink(BatchingSink):
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         delay = random.uniform(ceiling / 2, ceiling)
         return max(delay, retry_after) if retry_after is not None else delay
-
-    def _split_and_deliver(self, body: bytes) -> bool:
-        """A body too large for the server: send its halves, each on its own."""
-        data = json.loads(body)
-        events = data["events"]
-        half = len(events) // 2
-        accepted = True
-        for part in (events[:half], events[half:]):
-            piece = {"repo": data["repo"], "events": part}
-            encoded = json.dumps(piece, ensure_ascii=False, separators=(",", ":")).encode()
-            accepted = self._deliver(encoded, len(part)) and accepted
-        return accepted
 
     def _dead_letter(self, body: bytes, status: int, message: str) -> None:
         """Keep a refused body, with Trunk's reason, where a person can find and replay it."""

@@ -1,0 +1,187 @@
+"""CLI conventions every command follows: help, version, one-line errors, exit codes, env.
+
+Collecting commands are exercised through a tiny stand-in collector registered on the real
+`cli` group in a subprocess, so `main`, the shared options and `collect` run as shipped.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ci_collector import __version__
+from ci_collector.state import State
+from ci_collector.validate import validate_lines
+from tests.conftest import ROOT, run_cli
+from tests.servers.base import Reply
+from tests.servers.trunk import TOKEN, TrunkStandIn
+
+TINY_COLLECTOR = '''
+import sys
+import click
+from ci_collector import times
+from ci_collector.cli import cli, main
+from ci_collector.commands.common import DeliveryConfig, collect, delivery_options
+from tests.runs import make_run
+
+@click.command()
+@click.option("--since", type=times.WHEN, envvar="CI_COLLECTOR_SINCE")
+@delivery_options
+def tiny(since, **options):
+    """A stand-in collector: two runs of one repo."""
+    config = DeliveryConfig.from_options(options)
+    if since is not None:
+        click.echo(f"since={since.isoformat()}", err=True)
+    return collect(config, lambda state, skip: (make_run(n) for n in (1, 2)))
+
+cli.add_command(tiny)
+main(sys.argv[1:])
+'''
+
+
+def run_tiny(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-c", TINY_COLLECTOR, *args],
+        capture_output=True, text=True, env=full_env, timeout=60, check=False,
+    )
+
+
+def assert_one_line_usage_error(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("ci-collector: error: ")
+    assert "Traceback" not in result.stderr
+    assert "Usage:" not in result.stderr + result.stdout
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert (result.returncode, result.stdout) == (0, f"ci-collector, version {__version__}\n")
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["validate"], ["state"], ["state", "show"], ["state", "forget"]]
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    for flag in ("--help", "-h"):
+        result = run_cli(*command, flag)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("Usage: ci-collector")
+        assert result.stderr == ""
+
+
+def test_help_lists_the_commands() -> None:
+    result = run_cli("--help")
+    assert "validate" in result.stdout and "state" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["collect-everything"],
+        ["valdate"],
+        ["--bogus"],
+        ["validate", "--bogus", "x"],
+        ["state", "show", "--format", "xml"],
+        ["state", "forget"],  # required --source missing
+        ["state", "wipe"],
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args: list[str]) -> None:
+    assert_one_line_usage_error(run_cli(*args))
+
+
+def test_bad_since_is_a_usage_error() -> None:
+    result = run_tiny("tiny", "--since", "last tuesday", "--output", "-")
+    assert_one_line_usage_error(result)
+    assert "'last tuesday' is not a date, a time or a relative age like 90d" in result.stderr
+
+
+def test_bad_shared_option_values_are_usage_errors() -> None:
+    assert_one_line_usage_error(run_tiny("tiny", "--batch-size", "0", "--output", "-"))
+    assert_one_line_usage_error(run_tiny("tiny", "--log-format", "xml", "--output", "-"))
+
+
+def test_no_destination_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_tiny("tiny", "--state", str(tmp_path / "s.sqlite"))
+    assert_one_line_usage_error(result)
+    assert "set TRUNK_API_TOKEN (or --trunk-token), or --output FILE" in result.stderr
+
+
+def test_dry_run_to_stdout_with_options_from_the_environment(tmp_path: Path) -> None:
+    result = run_tiny(
+        "tiny", env={"CI_COLLECTOR_OUTPUT": "-", "CI_COLLECTOR_BATCH_SIZE": "3",
+                     "CI_COLLECTOR_SINCE": "2024-05-01"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [len(json.loads(line)["events"]) for line in lines] == [3, 3, 2]
+    assert validate_lines(lines).errors == []
+    assert "since=2024-05-01T00:00:00+00:00" in result.stderr
+    assert "wrote 8 events of 2 runs in 3 requests" in result.stderr
+
+
+def test_sending_to_trunk_remembers_and_keeps_the_token_secret(
+    trunk: TrunkStandIn, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.sqlite"
+    env = {"TRUNK_API_TOKEN": TOKEN, "TRUNK_API_URL": trunk.url}
+    result = run_tiny("tiny", "-vv", "--state", str(state), env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(trunk.events) == 8
+    assert "sent 8 events of 2 runs in 1 requests" in result.stderr
+    assert "HTTP Request: POST" in result.stderr  # -vv really shows the HTTP layer
+    assert TOKEN not in result.stderr + result.stdout
+    with State(state) as db:
+        assert db.delivered_count() == 2
+
+
+def test_a_rejected_token_is_one_line_exit_1(trunk: TrunkStandIn, tmp_path: Path) -> None:
+    env = {"TRUNK_API_TOKEN": "wrong-token-123456", "TRUNK_API_URL": trunk.url}
+    result = run_tiny("tiny", "--state", str(tmp_path / "s.sqlite"), "-q", env=env)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "ci-collector: error: Trunk rejected the API token (TRUNK_API_TOKEN)\n"
+    )
+
+
+def test_quiet_and_json_logs(trunk: TrunkStandIn, tmp_path: Path) -> None:
+    env = {"TRUNK_API_TOKEN": TOKEN, "TRUNK_API_URL": trunk.url}
+    quiet = run_tiny("tiny", "-q", "--state", str(tmp_path / "a.sqlite"), env=env)
+    assert quiet.returncode == 0
+    assert quiet.stderr == ""
+    as_json = run_tiny("tiny", "--log-format", "json", "--state", str(tmp_path / "b.sqlite"),
+                       env=env)
+    logs = [json.loads(line) for line in as_json.stderr.splitlines()]
+    assert logs and logs[-1]["level"] == "info"
+    assert logs[-1]["message"] == "sent 8 events of 2 runs in 1 requests"
+    assert logs[-1]["logger"] == "ci_collector"
+
+
+def test_a_busy_state_exits_quietly(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with State(path) as holder:
+        holder.lock()
+        result = run_tiny("tiny", "--state", str(path), env={"TRUNK_API_TOKEN": TOKEN})
+    assert result.returncode == 0
+    assert "another ci-collector is using" in result.stderr
+    assert "use --wait to queue" in result.stderr
+
+
+def test_trunk_down_beyond_the_retry_budget_means_come_back_later(
+    trunk: TrunkStandIn, tmp_path: Path
+) -> None:
+    trunk.faults.extend(Reply(503) for _ in range(100))
+    env = {"TRUNK_API_TOKEN": TOKEN, "TRUNK_API_URL": trunk.url}
+    result = run_tiny("tiny", "-q", "--retry-seconds", "0.2", "--state",
+                      str(tmp_path / "s.sqlite"), env=env)
+    assert result.returncode == 75
+    assert len(result.stderr.splitlines()) == 1
+    assert "Trunk still failing after 1 attempts (HTTP 503)" in result.stderr
+    with State(tmp_path / "s.sqlite") as db:
+        assert db.delivered_count() == 0

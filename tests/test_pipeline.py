@@ -1,0 +1,41 @@
+"""The run loop: runs that cannot be mapped are skipped (or stop the poll under --fail-fast)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ci_collector.errors import RunSkipped
+from ci_collector.model import Node, Run
+from ci_collector.pipeline import SkipPolicy, deliver
+from ci_collector.sinks import JsonlSink
+from tests.runs import REPO, make_run
+
+
+def timeless_run() -> Run:
+    return Run("jenkins", REPO, "ci.example/job/x/1", Node("pipeline", "x", "", "x"))
+
+
+def test_an_unmappable_run_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = JsonlSink(tmp_path / "out.jsonl")
+    delivered: list[str] = []
+    summary = deliver([make_run(1), timeless_run(), make_run(2)], sink,
+                      on_delivered=lambda chain: delivered.append(chain.run_key))
+    sink.close()
+    assert delivered == [make_run(1).natural_key, make_run(2).natural_key]
+    assert (summary.runs, summary.delivered_runs, summary.events) == (3, 2, 8)
+    assert summary.skipped == [
+        "skipped ci.example/job/x/1: pipeline 'x' has no timestamps at all"
+    ]
+    assert summary.exit_code == 0
+    assert "skipped ci.example/job/x/1" in caplog.text
+
+
+def test_fail_fast_stops_at_the_first_unmappable_run(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path / "out.jsonl")
+    with pytest.raises(RunSkipped, match=r"skipped ci.example/job/x/1: .* \(--fail-fast\)"):
+        deliver([make_run(1), timeless_run(), make_run(2)], sink, skip=SkipPolicy(True))
+    sink.close()

@@ -1,0 +1,171 @@
+"""`validate_lines` and ``ci-collector validate``: the contract plus the chain invariants."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci_collector.mapper import map_run
+from ci_collector.trunk import EventDict
+from ci_collector.validate import validate_lines
+from tests.conftest import run_cli
+from tests.runs import REPO, make_run
+
+REPO_DICT = {"host": REPO.host, "owner": REPO.owner, "name": REPO.name}
+
+
+def line(events: list[Any]) -> str:
+    return json.dumps({"repo": REPO_DICT, "events": events})
+
+
+def chain(run_id: int = 1) -> list[EventDict]:
+    """root, job, step, step; a copy that shares nothing (siblings share a parent dict)."""
+    return json.loads(json.dumps(map_run(make_run(run_id, jobs=1, steps=2))))
+
+
+def errors_of(*lines: str) -> list[str]:
+    return validate_lines(lines).errors
+
+
+def test_a_correct_file_has_no_problems() -> None:
+    first, second = chain(1), chain(2)
+    report = validate_lines([line(first[:2]), "", line(first[2:] + second)])
+    assert (report.errors, report.warnings) == ([], [])
+    assert (report.bodies, report.events) == (2, 8)
+
+
+def test_a_child_finishing_before_it_starts() -> None:
+    events: list[Any] = chain()
+    events[2]["finishedAt"] = events[2]["createdAt"] - 1_000
+    assert errors_of(line(events)) == ["line 1: events[2].finishedAt: earlier than createdAt"]
+
+
+def test_a_parent_outside_the_file_is_a_warning() -> None:
+    report = validate_lines([line(chain()[1:])])
+    assert report.errors == []
+    [warning] = report.warnings
+    assert warning.startswith("line 1: events[0].parent.eventId: ")
+    assert "is not in this file" in warning
+
+
+def test_a_parent_sent_after_its_child() -> None:
+    root, job, *steps = chain()
+    assert errors_of(line([job, *steps]), line([root])) == [
+        "line 1: events[0].parent.eventId: sent before its parent (line 2: events[0])"
+    ]
+
+
+def test_a_parent_later_in_the_same_body() -> None:
+    root, job, first, second = chain()
+    assert errors_of(line([root, first, job, second])) == [
+        "line 1: events[1].parent.eventId: sent before its parent (line 1: events[2])"
+    ]
+
+
+def test_a_parent_sequence_key_that_does_not_match() -> None:
+    events: list[Any] = chain()
+    events[3]["parent"]["sequenceKey"] = "ci.yml/somewhere else"
+    [error] = errors_of(line(events))
+    assert error.startswith("line 1: events[3].parent.sequenceKey: 'ci.yml/somewhere else'")
+    assert error.endswith(f"the parent's sequence key is {events[1]['sequence']['key']!r}")
+
+
+def test_a_second_root_in_a_chain() -> None:
+    events: list[Any] = chain()
+    stray = copy.deepcopy(events[2])
+    del stray["parent"]  # a step that lost its parent: a second parentless event
+    stray["id"] = "7a0c6a55-5d43-5a3e-9a51-2f8f8a9e0001"
+    assert errors_of(line(events), line([stray])) == [
+        f"line 2: events[0]: second root of chain {events[0]['id']} (line 1: events[0])"
+    ]
+
+
+def test_a_root_sent_twice_is_a_duplicate() -> None:
+    events: list[Any] = chain()
+    assert errors_of(line(events), line(events[:1])) == [
+        f"line 2: events[0].id: {events[0]['id']} already sent at line 1: events[0]"
+    ]
+
+
+def test_a_root_whose_chain_id_is_not_its_own() -> None:
+    events: list[Any] = chain()
+    for event in events:
+        event["chainId"] = "00000000-0000-5000-8000-000000000000"
+    errors = errors_of(line(events))
+    assert errors == ["line 1: events[0].chainId: a root's chainId must be its own id"]
+
+
+def test_a_child_in_another_chain_than_its_parent() -> None:
+    events: list[Any] = chain()
+    events[1]["chainId"] = chain(2)[0]["id"]
+    errors = errors_of(line(events))
+    assert errors[0] == (
+        f"line 1: events[1].chainId: {events[1]['chainId']} differs from its parent's chain "
+        f"{events[0]['id']}"
+    )
+
+
+def test_duplicate_ids() -> None:
+    events: list[Any] = chain()
+    assert errors_of(line(events), line(events[3:])) == [
+        f"line 2: events[0].id: {events[3]['id']} already sent at line 1: events[3]"
+    ]
+
+
+def test_a_line_that_is_not_json() -> None:
+    errors = errors_of(line(chain()), '{"repo": ', "[]")
+    assert errors[0].startswith("line 2: body: not JSON")
+    assert errors[1].startswith("line 3: body: Input should be a valid dictionary")
+    assert len(errors) == 2
+
+
+# ---- the command ---------------------------------------------------------------------
+
+
+def write(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "bodies.jsonl"
+    path.write_text("".join(text + "\n" for text in lines))
+    return path
+
+
+def test_cli_accepts_a_correct_file(tmp_path: Path) -> None:
+    result = run_cli("validate", str(write(tmp_path, line(chain(1)), line(chain(2)))))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr == "valid: 2 bodies, 8 events, 0 errors, 0 warnings\n"
+
+
+def test_cli_names_the_event_whose_finish_precedes_its_start(tmp_path: Path) -> None:
+    events: list[Any] = chain()
+    events[3]["finishedAt"] = events[3]["createdAt"] - 1
+    result = run_cli("validate", str(write(tmp_path, line(chain(2)), line(events))))
+    assert result.returncode == 1
+    assert result.stdout == "line 2: events[3].finishedAt: earlier than createdAt\n"
+    assert result.stderr.startswith("invalid: 2 bodies")
+
+
+def test_cli_prints_every_problem_and_warnings_on_stderr(tmp_path: Path) -> None:
+    events: list[Any] = chain()
+    events[0]["sequence"]["platform"] = "Jenkins"
+    events[1]["conclusion"] = "UNSTABLE"
+    orphan = chain(2)[1:]
+    result = run_cli("validate", str(write(tmp_path, line(events), line(orphan), "nope")))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "line 1: events[0].sequence.platform: 'Jenkins' is not snake_case"
+    assert lines[1].startswith("line 1: events[1].conclusion: ")
+    assert lines[2].startswith("line 3: body: not JSON")
+    assert "warning: line 2: events[0].parent.eventId" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["validate"], ["validate", "/no/such/file.jsonl"]])
+def test_cli_usage_errors(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("ci-collector: error: ")
+    assert "Traceback" not in result.stderr
