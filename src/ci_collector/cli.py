@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__
+from .commands.github import github
 from .commands.state import state
 from .commands.validate import validate
 from .errors import EXIT_USAGE, CollectorError
@@ -30,6 +31,7 @@ def cli() -> None:
 
 
 cli.add_command(validate)
+cli.add_command(github)
 cli.add_command(state)
 
 
