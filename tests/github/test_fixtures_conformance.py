@@ -114,8 +114,9 @@ def test_recording_maps(path: Path) -> None:
 
 def test_recorded_pair_keeps_real_values() -> None:
     """The one real run + jobs pair with skipped steps maps faithfully, value by value."""
-    run = _load(FIXTURES / "otelcicd_step_security_skip_duplicate_actions_run16620109074.json")
-    jobs = _load(FIXTURES / "otelcicd_step_security_skip_duplicate_actions_run16620109074_jobs.json")
+    stem = "otelcicd_step_security_skip_duplicate_actions_run16620109074"
+    run = _load(FIXTURES / f"{stem}.json")
+    jobs = _load(FIXTURES / f"{stem}_jobs.json")
     events = map_run(build_run(REPO, run, jobs["jobs"], source="github:test"))
     root_tags = {t["k"]: t["v"] for t in events[0]["payload"]["tags"]}
     assert root_tags["workflow"] == ".github/workflows/test.yml"
@@ -127,9 +128,11 @@ def test_recorded_pair_keeps_real_values() -> None:
     for event in events:
         kinds[event["sequence"]["kind"]] += 1
     assert kinds["job"] == 5
-    skipped = [e for e in events if e["sequence"]["kind"] == "step" and e.get("conclusion") == "SKIPPED"]
+    steps = [e for e in events if e["sequence"]["kind"] == "step"]
+    skipped = [e for e in steps if e.get("conclusion") == "SKIPPED"]
     assert skipped, "the recording has skipped steps"
-    pre_job = next(e for e in events if e["sequence"]["key"] == ".github/workflows/test.yml/pre_job")
+    key = ".github/workflows/test.yml/pre_job"
+    pre_job = next(e for e in events if e["sequence"]["key"] == key)
     metrics = {m["k"]: m["v"] for m in pre_job["payload"]["metrics"]}
     assert metrics["queue_ms"] == 9000  # created 10:30:31, started 10:30:40
     labels = {t["k"]: t["v"] for t in pre_job["payload"]["tags"]}["runner_labels"]

@@ -156,7 +156,10 @@ class GitHubServer:
             return 404, {"message": "Not Found"}
         runs = repo.latest()
         if workflow is not None:
-            runs = [r for r in runs if workflow in (str(r["workflow_id"]), r["path"].rsplit("/", 1)[-1])]
+            runs = [
+                r for r in runs
+                if workflow in (str(r["workflow_id"]), r["path"].rsplit("/", 1)[-1])
+            ]
         if "branch" in query:
             runs = [r for r in runs if r["head_branch"] == query["branch"]]
         if "status" in query:

@@ -86,6 +86,7 @@ def github(**options: Any) -> int:
     if options["github_output"]:
         with Path(options["github_output"]).open("a", encoding="utf-8") as out:
             out.write(f"events={collector.events}\n")
+    collector.raise_if_interrupted()
     return code
 
 

@@ -99,10 +99,12 @@ class GitHubClient:
         self.budget = Budget()
         self._sleep = sleep
         self._clock = clock
+        # Only transport failures and 5xx are retried down here; 403/429 rate limits come
+        # back to `_send`, which knows --max-wait (urllib3 would sleep any Retry-After).
         transient = Retry(
             total=3, connect=3, read=2, status=3, backoff_factor=0.5,
             status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET"}),
-            raise_on_status=False, respect_retry_after_header=True,
+            raise_on_status=False, respect_retry_after_header=False,
         )
         self._github = Github(
             auth=Auth.Token(token) if token else None,
@@ -194,13 +196,16 @@ class GitHubClient:
         now = self._clock()
         if retry_after is not None:
             wait, kind = float(retry_after), "secondary rate limit"
+            resume = now + wait
         elif _int_header(headers, "x-ratelimit-remaining") == 0 and reset is not None:
             wait, kind = max(0.0, reset - now) + 1.0, "rate limit"
+            resume = float(reset)
         elif status == 429 or "secondary rate limit" in _message(body).lower():
             wait, kind = SECONDARY_BACKOFF_SECONDS * 2**tries, "secondary rate limit"
+            resume = now + wait
         else:
             return None
-        until = ms_to_iso(int((now + wait) * 1000))
+        until = ms_to_iso(int(resume * 1000))
         if wait > self.max_wait:
             raise ComeBackLater(
                 f"GitHub {kind} reached; it resets at {until} (in {wait:.0f}s, more than "
