@@ -13,6 +13,7 @@ import sys
 import click
 
 from . import __version__
+from .commands.github import github
 from .commands.jenkins import jenkins
 from .commands.state import state
 from .commands.validate import validate
@@ -32,6 +33,7 @@ def cli() -> None:
 
 
 cli.add_command(validate)
+cli.add_command(github)
 cli.add_command(state)
 cli.add_command(jenkins)
 

@@ -1,0 +1,1 @@
+"""Collectors: one module per CI platform, each yielding finished `Run` trees."""

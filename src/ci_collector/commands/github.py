@@ -1,0 +1,114 @@
+"""``ci-collector github``: GitHub Actions run attempts -> Trunk chains."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import UserError
+from ..sources.github import GitHubCollector, GitHubQuery, split_repo
+from ..sources.github_client import DEFAULT_API_URL, GitHubClient
+from ..times import WHEN
+from .common import DeliveryConfig, collect, delivery_options
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class Duration(click.ParamType[timedelta]):
+    """``3d``, ``12h``, ``90m``, ``2w``."""
+
+    name = "DURATION"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        match = _DURATION.match(str(value))
+        if not match:
+            self.fail(f"{value!r} is not a duration like 3d, 12h, 90m or 2w", param, ctx)
+        return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+
+
+@click.command("github")
+@click.option("--repo", "repos", multiple=True, metavar="OWNER/NAME",
+              help="Repository to collect (repeatable).")
+@click.option("--org", "orgs", multiple=True, metavar="ORG",
+              help="Collect every non-archived repository of this organisation (repeatable).")
+@click.option("--since", type=WHEN, help="Backfill runs created since (ISO date/time or 90d).")
+@click.option("--until", type=WHEN, help="Only runs created before this.")
+@click.option("--run-id", type=click.IntRange(1), envvar="CI_COLLECTOR_RUN_ID",
+              help="Collect this one run (its attempts not yet delivered).")
+@click.option("--attempt", type=click.IntRange(1), help="With --run-id: only this attempt.")
+@click.option("--workflow", metavar="FILE_OR_NAME",
+              help="Only this workflow: its file (ci.yml) or its name.")
+@click.option("--branch", metavar="NAME", help="Only runs of this branch.")
+@click.option("--lookback", type=Duration(), default="3d", show_default=True,
+              envvar="CI_COLLECTOR_LOOKBACK",
+              help="Window re-listed on every poll, for re-runs and late finishers.")
+@click.option("--max-wait", type=click.FloatRange(0), default=60.0, show_default=True,
+              envvar="CI_COLLECTOR_MAX_WAIT",
+              help="Sit out a GitHub rate limit that resets within this many seconds; "
+                   "otherwise exit 75 naming the reset time.")
+@click.option("--github-api-url", envvar="GITHUB_API_URL", default=DEFAULT_API_URL,
+              show_default=True, help="GitHub API (Enterprise: https://HOST/api/v3).")
+@click.option("--github-token", envvar="GITHUB_TOKEN", metavar="TOKEN",
+              help="GitHub token [env GITHUB_TOKEN]; optional for public repositories.")
+@click.option("--github-output", type=click.Path(dir_okay=False), envvar="GITHUB_OUTPUT",
+              help="Append 'events=N' here (a GitHub Actions step output file).")
+@delivery_options
+def github(**options: Any) -> int:
+    """Collect GitHub Actions workflow run attempts, jobs and steps.
+
+    Without --since, polls: re-lists the last --lookback of runs (cheap: unchanged pages
+    are answered 304) and sends attempts not delivered yet. With --since, backfills
+    oldest first and can be interrupted and resumed.
+    """
+    config = DeliveryConfig.from_options(options)
+    query = _query(options)
+    client = GitHubClient(
+        options["github_api_url"],
+        options["github_token"] or None,
+        timeout=config.timeout,
+        max_wait=options["max_wait"],
+        verify=not config.insecure,
+    )
+    collector = GitHubCollector(client, query)
+    try:
+        code = collect(config, collector)
+    finally:
+        client.close()
+    if options["github_output"]:
+        with Path(options["github_output"]).open("a", encoding="utf-8") as out:
+            out.write(f"events={collector.events}\n")
+    collector.raise_if_interrupted()
+    return code
+
+
+def _query(options: dict[str, Any]) -> GitHubQuery:
+    repos = tuple(options["repos"])
+    for repo in repos:
+        split_repo(repo)
+    if not repos and not options["orgs"]:
+        raise UserError("name what to collect: --repo OWNER/NAME or --org ORG")
+    if options["attempt"] and not options["run_id"]:
+        raise UserError("--attempt needs --run-id")
+    since, until = options["since"], options["until"]
+    if since and until and until <= since:
+        raise UserError("--until must be later than --since")
+    return GitHubQuery(
+        repos=repos,
+        orgs=tuple(options["orgs"]),
+        since=since,
+        until=until,
+        run_id=options["run_id"],
+        attempt=options["attempt"],
+        workflow=options["workflow"],
+        branch=options["branch"],
+        lookback=options["lookback"],
+    )
