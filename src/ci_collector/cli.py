@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__
+from .commands.circleci import circleci
 from .commands.state import state
 from .commands.validate import validate
 from .errors import EXIT_USAGE, CollectorError
@@ -30,6 +31,7 @@ def cli() -> None:
 
 
 cli.add_command(validate)
+cli.add_command(circleci)
 cli.add_command(state)
 
 
