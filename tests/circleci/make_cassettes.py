@@ -15,7 +15,7 @@ The story, project gh/acme/widgets, listed with --since 2024-05-05:
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 

@@ -58,7 +58,7 @@ def test_repo_comes_from_the_slug_or_the_pipeline_vcs_url() -> None:
 
 
 def test_standalone_project_without_vcs_url_is_a_bad_item() -> None:
-    with pytest.raises(BadItem, match="vcs.origin_repository_url"):
+    with pytest.raises(BadItem, match=r"vcs\.origin_repository_url"):
         build_run(project("circleci/9a3f/7c1e"), {}, WORKFLOW, [], Attempt(1, None))
 
 
@@ -103,6 +103,7 @@ def test_jobs_are_ordered_tagged_and_timed() -> None:
     run = build_run(project(), {"number": 42}, WORKFLOW, jobs, Attempt(2, "w0"))
     assert [c.name for c in run.root.children] == ["build", "test", "hold", "deploy"]
     build, test, hold, deploy = run.root.children
+    assert build.tags["job_number"] == "7"
     assert test.metrics == {"queue_ms": 30_000}
     assert test.tags["url"] == (
         "https://app.circleci.com/pipelines/github/acme/widgets/42/workflows/w1/jobs/8")
