@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.servers.circleci import TOKEN, CircleCIWorld, ids, running_circleci
 from tests.servers.trunk import TOKEN as TRUNK_TOKEN
 from tests.servers.trunk import TrunkStandIn
@@ -116,3 +121,30 @@ def test_rejected_token_exits_1_without_showing_it(world: CircleCIWorld, tmp_pat
     assert result.returncode == 1
     assert "CircleCI rejected the token" in result.stderr and wrong not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_killed_mid_poll_then_rerun_delivers_every_event(
+    world: CircleCIWorld, trunk: TrunkStandIn, tmp_path: Path
+) -> None:
+    """SIGKILL after the first chains were accepted; the re-run completes, nothing doubles."""
+    world.slow[f"/workflow/{ids('wf-ok')}/job"] = 30.0  # the oldest workflow, fetched last
+    args = ["circleci", "--project-slug", "gh/acme/widgets", "--circleci-api-url",
+            world.api_url, "--trunk-url", trunk.url, "--batch-size", "1",
+            "--state", str(tmp_path / "state.sqlite")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUNK_", "CIRCLECI_"))}
+    env.update(PYTHONPATH=str(ROOT / "src"), CIRCLECI_TOKEN=TOKEN, TRUNK_API_TOKEN=TRUNK_TOKEN)
+    process = subprocess.Popen([sys.executable, "-m", "ci_collector", *args], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while world.requests_to(ids("wf-ok")) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    partial = len(trunk.events)
+    assert 0 < partial < len(FINISHED) + 5
+
+    world.slow.clear()
+    again = run_cli(*args, env={"CIRCLECI_TOKEN": TOKEN, "TRUNK_API_TOKEN": TRUNK_TOKEN})
+    assert again.returncode == 0, again.stderr
+    assert len(trunk.events) == len(FINISHED) + 5 and trunk.conflicts == []
+    assert world.requests_to(f"/workflow/{ids('wf-deploy')}/job") == 1  # delivered: not refetched

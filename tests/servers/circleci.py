@@ -52,6 +52,8 @@ class CircleCIWorld:
         self.job_details: dict[int, dict[str, Any]] = {}
         self.faults: list[Reply] = []
         self.broken: dict[str, bytes] = {}
+        self.slow: dict[str, float] = {}
+        """Seconds to stall before answering any path containing the key."""
         self._job_number = 0
         self._lock = threading.Lock()
         self.server = LoopbackServer(self._handle)
@@ -157,6 +159,13 @@ class CircleCIWorld:
         return len(self.server.requests)
 
     def _handle(self, request: Request) -> Reply:
+        reply = self._answer(request)
+        for fragment, seconds in self.slow.items():
+            if fragment in request.path:
+                reply.delay = seconds
+        return reply
+
+    def _answer(self, request: Request) -> Reply:
         with self._lock:
             if self.faults:
                 return self.faults.pop(0)
