@@ -241,3 +241,28 @@ def test_branch_filter_is_passed_to_the_pipeline_list(
     assert set(roots(trunk)) == {ids("wf-4")}
     assert all("branch=feature%2Fx" in r.path for r in world.server.requests
                if r.path.split("?")[0].endswith("/pipeline"))
+
+
+def test_after_a_delivered_backfill_the_next_poll_starts_near_the_newest(
+    poll: Poller, world: CircleCIWorld
+) -> None:
+    held = world.workflows[world.pipelines[0]["id"]][0]
+    held.update(status="success", stopped_at=world.jobs[held["id"]][0]["stopped_at"])
+    poll(since=ago(24 * 30))
+    oldest = world.pipelines[-1]["id"]
+    before = world.requests_to(oldest)
+    poll(lookback=timedelta(hours=1))
+    assert world.requests_to(oldest) == before  # the candidate was confirmed
+
+
+def test_a_refused_chain_keeps_the_strict_cursor_and_is_sent_again(
+    poll: Poller, world: CircleCIWorld, trunk: TrunkStandIn
+) -> None:
+    trunk.faults.append(Reply(400, b'{"error":"refused"}'))
+    assert poll() == 1  # dead-lettered
+    assert roots(trunk) == {}
+    oldest = world.pipelines[-1]["id"]
+    before = world.requests_to(oldest)
+    assert poll(lookback=timedelta(hours=1)) == 0
+    assert world.requests_to(oldest) == before + 1  # strict cursor: listed again
+    assert set(roots(trunk)) == {ids("wf-1"), ids("wf-2")}

@@ -4,10 +4,8 @@ Walk: pipelines newest first (down to the window's floor) -> each pipeline's wor
 -> jobs, but only for workflows that are finished and not yet delivered. Job details
 are fetched only for a job that ran yet lacks a start or stop time in the job list.
 
-Cursor: ``pipelines_settled_before`` (epoch ms). Every pipeline created before it had
-all its workflows finished *and delivered when a poll began*, so moving it never skips
-a run that is still in the sink's buffer. The next poll lists from that point minus
-``lookback``, because re-running a workflow adds a new workflow to an old pipeline.
+The cursor (see `circleci_cursor`) is a pipeline creation time behind which everything
+was finished and delivered; each poll re-lists `lookback` behind it for re-runs.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from ..pipeline import SkipPolicy
 from ..state import State
 from ..times import iso_to_ms, ms_to_iso
 from .circleci_client import CircleCIClient, Malformed, NotFound, path_segment
+from .circleci_cursor import Watermark, next_cursor, resume_point
 from .circleci_mapping import (
     BadItem,
     Project,
@@ -45,21 +44,6 @@ SETTLED_PIPELINE_STATES = frozenset({"created", "errored"})
 """Pipeline states after which no workflow appears without a re-run."""
 
 _RAN = frozenset({"success", "failed", "infrastructure_fail", "timedout"})
-_CURSOR_FIELD = "pipelines_settled_before"
-
-
-@dataclass(slots=True)
-class _Watermark:
-    """Tracks, during one poll, how far the cursor may move once the poll completes."""
-
-    newest_seen: int | None = None
-    oldest_unsettled: int | None = None
-
-    def saw(self, created: int, settled: bool) -> None:
-        if self.newest_seen is None or created > self.newest_seen:
-            self.newest_seen = created
-        if not settled and (self.oldest_unsettled is None or created < self.oldest_unsettled):
-            self.oldest_unsettled = created
 
 
 @dataclass
@@ -75,22 +59,26 @@ class CircleCISource:
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
         source = self.project.source
-        cursor = state.cursor(source) or {}
-        previous = cursor.get(_CURSOR_FIELD)
-        previous = previous if isinstance(previous, int) else None
+        delivered_at_start = state.delivered_count(source)
+        previous = resume_point(state.cursor(source), delivered_at_start)
         floor = self._floor(previous)
         log.info("CircleCI %s: pipelines created since %s", self.project.slug, ms_to_iso(floor))
-        mark = _Watermark()
+        mark = Watermark()
+        listed: set[str] = set()
         for pipeline in self._pipelines(floor, skip):
+            if pipeline["id"] in listed:
+                continue  # shifted onto the next page by a pipeline created meanwhile
+            listed.add(pipeline["id"])
             yield from self._pipeline_runs(pipeline, state, skip, mark)
-        moved = self._next_cursor(previous, floor, mark)
+        hold_limit = _ms(self.now - HOLD_LIMIT)
+        moved = next_cursor(previous, floor, mark, hold_limit, delivered_at_start)
         if moved is not None:
-            state.set_cursor(source, {_CURSOR_FIELD: moved, "at": ms_to_iso(moved)})
+            state.set_cursor(source, moved)
         state.record_success(source)
         stats = self.client.stats
         log.info(
-            "CircleCI %s: %d requests (%d retries)", self.project.slug, stats.requests,
-            stats.retries,
+            "CircleCI %s: %d runs from %d pipelines in %d requests (%d retries)",
+            self.project.slug, mark.sent, len(listed), stats.requests, stats.retries,
         )
 
     def _floor(self, previous: int | None) -> int:
@@ -99,16 +87,6 @@ class CircleCISource:
         if previous is not None:
             return previous - int(self.lookback.total_seconds() * 1000)
         return _ms(self.now - FIRST_POLL_WINDOW)
-
-    def _next_cursor(self, previous: int | None, floor: int, mark: _Watermark) -> int | None:
-        """Where the cursor may go now, or None to leave it (a narrower --since left a gap)."""
-        if previous is not None and floor > previous:
-            return None
-        if mark.oldest_unsettled is not None:
-            return max(mark.oldest_unsettled, _ms(self.now - HOLD_LIMIT))
-        if mark.newest_seen is None:
-            return previous
-        return max(mark.newest_seen, previous or mark.newest_seen)
 
     def _pipelines(self, floor: int, skip: SkipPolicy) -> Iterator[dict[str, Any]]:
         """Pipelines newest first, stopping (without another page) below the floor."""
@@ -132,7 +110,7 @@ class CircleCISource:
             raise RemoteError(f"CircleCI pipeline list is malformed: {exc}") from None
 
     def _pipeline_runs(
-        self, pipeline: dict[str, Any], state: State, skip: SkipPolicy, mark: _Watermark
+        self, pipeline: dict[str, Any], state: State, skip: SkipPolicy, mark: Watermark
     ) -> Iterator[Run]:
         pipeline_id: str = pipeline["id"]
         created = iso_to_ms(pipeline.get("created_at")) or 0
@@ -141,9 +119,10 @@ class CircleCISource:
             workflows = list(self.client.items(f"/pipeline/{path_segment(pipeline_id)}/workflow"))
         except (NotFound, Malformed) as exc:
             skip(label, _why(exc))
-            mark.saw(created, settled=True)
+            mark.saw(created, pending=False, sent=0)
             return
-        settled = pipeline.get("state") in SETTLED_PIPELINE_STATES
+        pending = pipeline.get("state") not in SETTLED_PIPELINE_STATES
+        sent = 0
         attempts = number_attempts(workflows)
         for workflow in sorted(workflows, key=_workflow_order):
             workflow_id = workflow.get("id")
@@ -152,19 +131,19 @@ class CircleCISource:
                 skip(what, "no id or name")
                 continue
             if not is_finished(workflow):
-                settled = False
+                pending = True
                 continue
             if state.is_delivered(self.project.workflow_key(workflow_id)):
                 continue
-            settled = False  # sent in this poll: settled once a later poll sees it delivered
             try:
                 jobs = self._jobs(workflow_id)
                 run = build_run(self.project, pipeline, workflow, jobs, attempts[workflow_id])
             except (NotFound, Malformed, BadItem) as exc:
                 skip(what, _why(exc))
                 continue
+            sent += 1
             yield run
-        mark.saw(created, settled)
+        mark.saw(created, pending, sent)
 
     def _jobs(self, workflow_id: str) -> list[Mapping[str, Any]]:
         jobs = list(self.client.items(f"/workflow/{path_segment(workflow_id)}/job"))
