@@ -13,6 +13,7 @@ import sys
 import click
 
 from . import __version__
+from .commands.circleci import circleci
 from .commands.github import github
 from .commands.jenkins import jenkins
 from .commands.state import state
@@ -32,10 +33,8 @@ def cli() -> None:
     """
 
 
-cli.add_command(validate)
-cli.add_command(github)
-cli.add_command(state)
-cli.add_command(jenkins)
+for command in (github, jenkins, circleci, validate, state):
+    cli.add_command(command)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -1,0 +1,86 @@
+"""``ci-collector circleci``: finished CircleCI workflows of one project -> Trunk."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from .. import secrets
+from ..errors import UserError
+from ..model import Run
+from ..pipeline import SkipPolicy
+from ..sources.circleci import CircleCISource
+from ..sources.circleci_client import DEFAULT_API_URL, CircleCIClient
+from ..sources.circleci_mapping import Project, app_url_for, canonical_slug
+from ..state import State
+from ..times import WHEN
+from .common import DeliveryConfig, collect, delivery_options
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)?\s*$", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_lookback(text: str) -> timedelta:
+    """``--lookback 3d`` (or 12h, 30m, 1w; a bare number is days) as a duration."""
+    match = _DURATION.match(text)
+    if not match:
+        raise UserError(f"--lookback {text!r} is not a duration like 3d, 12h or 30m")
+    unit = _UNITS[(match.group(2) or "d").lower()]
+    return timedelta(**{unit: int(match.group(1))})
+
+
+@click.command()
+@click.option("--project-slug", required=True, envvar="CI_COLLECTOR_PROJECT_SLUG",
+              metavar="VCS/ORG/REPO",
+              help="The project, e.g. gh/acme/widgets (github/, bb/, bitbucket/, circleci/).")
+@click.option("--branch", envvar="CI_COLLECTOR_BRANCH", help="Only pipelines of this branch.")
+@click.option("--since", type=WHEN, envvar="CI_COLLECTOR_SINCE",
+              help="Pipelines created since (90d, 12h, or an ISO date); default: from the "
+                   "state's cursor minus --lookback, or 7 days on a first poll.")
+@click.option("--lookback", default="3d", show_default=True, envvar="CI_COLLECTOR_LOOKBACK",
+              help="Re-list this far behind the cursor to find re-runs and late finishers.")
+@click.option("--circleci-token", envvar="CIRCLECI_TOKEN", metavar="TOKEN",
+              help="CircleCI personal API token [env CIRCLECI_TOKEN].")
+@click.option("--circleci-api-url", envvar="CIRCLECI_API_URL", default=DEFAULT_API_URL,
+              show_default=True,
+              help="API v2 base URL (for CircleCI server) [env CIRCLECI_API_URL].")
+@delivery_options
+def circleci(
+    project_slug: str,
+    branch: str | None,
+    since: datetime | None,
+    lookback: str,
+    circleci_token: str | None,
+    circleci_api_url: str,
+    **options: Any,
+) -> int:
+    """Collect finished CircleCI workflows (each re-run is its own attempt) and their jobs."""
+    config = DeliveryConfig.from_options(options)
+    secrets.register(circleci_token)
+    try:
+        slug = canonical_slug(project_slug)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if not circleci_token:
+        raise UserError("no CircleCI token: set CIRCLECI_TOKEN (or --circleci-token)")
+    api = urlsplit(circleci_api_url)
+    if api.scheme not in ("http", "https") or not api.hostname:
+        raise UserError(f"--circleci-api-url {circleci_api_url!r} is not an http(s) URL")
+    window = parse_lookback(lookback)
+    project = Project(slug=slug, api_host=api.hostname, app_url=app_url_for(circleci_api_url))
+
+    def source(state: State, skip: SkipPolicy) -> Iterator[Run]:
+        with CircleCIClient(
+            circleci_token or "",
+            circleci_api_url,
+            timeout=config.timeout,
+            verify=not config.insecure,
+            retry_budget=config.retry_seconds,
+        ) as client:
+            yield from CircleCISource(client, project, branch, since, window)(state, skip)
+    return collect(config, source)
