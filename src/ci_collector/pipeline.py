@@ -7,10 +7,10 @@ length runs in the same footprint.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .errors import EXIT_OK, EXIT_PARTIAL, RunSkipped
+from .errors import EXIT_OK, EXIT_PARTIAL, CollectorError, RunSkipped
 from .mapper import MappingError, map_run
 from .model import Run
 from .sinks.base import Chain, Sink
@@ -46,6 +46,19 @@ class SkipPolicy:
         log.warning("%s", message)
 
 
+def _until_stopped(runs: Iterable[Run]) -> Iterator[Run | CollectorError]:
+    """The runs, then the error that ended the source early (rate limit, remote failure).
+
+    Handing the error over as a value rather than raising it through `deliver` lets the
+    runs already read be flushed and recorded first: a poll cut short by a rate limit
+    keeps its progress instead of fetching it all again next time.
+    """
+    try:
+        yield from runs
+    except CollectorError as exc:
+        yield exc
+
+
 def deliver(
     runs: Iterable[Run],
     sink: Sink,
@@ -64,8 +77,12 @@ def deliver(
             if on_delivered is not None:
                 on_delivered(chain)
 
+    stopped: CollectorError | None = None
     try:
-        for run in runs:
+        for run in _until_stopped(runs):
+            if isinstance(run, CollectorError):
+                stopped = run  # keep what was read: deliver it, then say why we stopped
+                break
             summary.runs += 1
             try:
                 events = map_run(run)
@@ -81,4 +98,6 @@ def deliver(
     finally:
         summary.skipped = skip.skipped
         summary.dead_lettered_events = sink.stats.dead_lettered_events
+    if stopped is not None:
+        raise stopped
     return summary

@@ -58,7 +58,6 @@ class Poller:
         collector = GitHubCollector(self.client(max_wait), GitHubQuery(**query),  # type: ignore[arg-type]
                                     now=now, env=env or {})
         assert collect(config(self.tmp_path, self.trunk, output), collector) == 0
-        collector.raise_if_interrupted()  # as the command does, after the sink flushed
         return collector
 
 

@@ -80,14 +80,12 @@ def github(**options: Any) -> int:
     )
     collector = GitHubCollector(client, query)
     try:
-        code = collect(config, collector)
+        return collect(config, collector)
     finally:
         client.close()
-    if options["github_output"]:
-        with Path(options["github_output"]).open("a", encoding="utf-8") as out:
-            out.write(f"events={collector.events}\n")
-    collector.raise_if_interrupted()
-    return code
+        if options["github_output"]:
+            with Path(options["github_output"]).open("a", encoding="utf-8") as out:
+                out.write(f"events={collector.events}\n")
 
 
 def _query(options: dict[str, Any]) -> GitHubQuery:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..errors import ComeBackLater, RemoteError, UserError
+from ..errors import RemoteError, UserError
 from ..model import Node, Repo, Run
 from ..pipeline import SkipPolicy
 from ..state import State
@@ -123,12 +123,6 @@ class GitHubCollector:
         self.env = env
         self.events = 0
         """Events of the runs handed on (one per node), for the Action's output."""
-        self.interrupted: ComeBackLater | None = None
-
-    def raise_if_interrupted(self) -> None:
-        """Re-raise a rate limit that ended the stream early, once the sink has flushed."""
-        if self.interrupted is not None:
-            raise self.interrupted
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
         try:
@@ -140,10 +134,6 @@ class GitHubCollector:
                 else:
                     yield from self._poll(repo, source, state, skip)
                 state.record_success(source)
-        except ComeBackLater as exc:
-            # End the stream instead of raising through the pipeline: the runs already
-            # handed on are then flushed and marked delivered before the command exits 75.
-            self.interrupted = exc
         finally:
             log.debug("%s", self.client.budget.describe())
 
