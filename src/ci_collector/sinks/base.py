@@ -18,9 +18,13 @@ DEFAULT_BATCH_EVENTS = 100
 DEFAULT_BATCH_BYTES = 1_000_000
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""One encoder for every event: ``json.dumps`` with options builds a new one per call."""
+
+
 def encode(value: object) -> bytes:
     """Compact, deterministic JSON: the same events always give the same bytes."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(value).encode()
 
 
 @dataclass(slots=True, eq=False)
