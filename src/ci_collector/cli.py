@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__
+from .commands.report import report
 from .commands.state import state
 from .commands.validate import validate
 from .errors import EXIT_USAGE, CollectorError
@@ -31,6 +32,7 @@ def cli() -> None:
 
 cli.add_command(validate)
 cli.add_command(state)
+cli.add_command(report)
 
 
 def main(argv: list[str] | None = None) -> None:
