@@ -9,9 +9,10 @@ is a leaf, and the run's branch/commit/PR/actor tags when the event has none its
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS events (
     name TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     finished_at INTEGER NOT NULL,
+    day INTEGER NOT NULL,
     conclusion TEXT,
     duration_ms INTEGER NOT NULL,
     queue_ms INTEGER,
@@ -43,11 +45,25 @@ CREATE TABLE IF NOT EXISTS events (
     result TEXT,
     attempt TEXT,
     actor TEXT,
-    trigger TEXT
+    trigger TEXT,
+    branch_kind TEXT
 );
-CREATE INDEX IF NOT EXISTS events_by_depth_time ON events(depth, created_at);
-CREATE INDEX IF NOT EXISTS events_leaves_by_time ON events(created_at) WHERE leaf = 1 AND depth > 0;
-CREATE INDEX IF NOT EXISTS events_by_run ON events(run_id);
+CREATE INDEX IF NOT EXISTS events_by_duration ON events(
+    depth, repo, sequence_key, duration_ms, created_at, conclusion, leaf, branch, platform, host,
+    queue_ms);
+CREATE INDEX IF NOT EXISTS events_by_queue ON events(
+    depth, repo, sequence_key, queue_ms, created_at, conclusion, branch, platform, host)
+    WHERE queue_ms IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_by_day ON events(
+    depth, day, duration_ms, created_at, conclusion, branch, platform, host, repo, queue_ms,
+    branch_kind);
+CREATE INDEX IF NOT EXISTS events_by_day_queue ON events(
+    depth, day, queue_ms, created_at, conclusion, branch, platform, host, repo)
+    WHERE queue_ms IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_by_branch ON events(
+    depth, repo, sequence_key, branch, created_at, id, finished_at, conclusion, platform, host);
+CREATE INDEX IF NOT EXISTS events_by_commit ON events(
+    depth, repo, sequence_key, sha, conclusion, created_at, branch, platform, host);
 CREATE TABLE IF NOT EXISTS event_bodies (
     id TEXT PRIMARY KEY,
     body TEXT NOT NULL
@@ -56,12 +72,19 @@ CREATE TABLE IF NOT EXISTS event_bodies (
 
 COLUMNS = (
     "id", "run_id", "chain_id", "parent_id", "depth", "leaf", "host", "repo", "platform",
-    "kind", "workflow_key", "sequence_key", "name", "created_at", "finished_at", "conclusion",
+    "kind", "workflow_key", "sequence_key", "name", "created_at", "finished_at", "day",
+    "conclusion",
     "duration_ms", "queue_ms", "branch", "sha", "pr_number", "result", "attempt", "actor",
-    "trigger",
+    "trigger", "branch_kind",
 )
 INHERITED_TAGS = ("branch", "sha", "pr_number", "attempt", "actor", "trigger")
 """Tags a job or step takes from its run when it does not carry its own."""
+
+DAY_MS = 86_400_000
+
+MERGE_QUEUE_PREFIXES = ("gh-readonly-queue/", "trunk-merge/")
+BOTS = ("dependabot", "renovate")
+_JENKINS_PR = re.compile(r"^PR-\d+$")
 
 RUN_START_TAGS = ("upstream_job", "upstream_build")
 """A Jenkins downstream build hangs under another run's event but is a run of its own."""
@@ -89,6 +112,8 @@ class RunContext:
     depth: int
     leaf: bool
     inherited: Mapping[str, str]
+    queue_ms: int | None = None
+    """A run's wait, when the platform gives none for the run itself: its first job's."""
 
 
 def tags_of(event: Mapping[str, Any]) -> dict[str, str]:
@@ -115,12 +140,20 @@ def run_contexts(events: Sequence[Mapping[str, Any]]) -> dict[str, RunContext]:
         parent = event.get("parent", {}).get("eventId")
         depth[event["id"]] = depth.get(parent, 0) + 1
         parents.add(parent)
-    return {
+    contexts = {
         event_id: RunContext(
-            root["id"], root["sequence"]["key"], level, event_id not in parents, inherited
+            root["id"], root["sequence"]["key"], level, level > 0 and event_id not in parents,
+            inherited,
         )
         for event_id, level in depth.items()
     }
+    waits = [
+        (int(event["createdAt"]), wait) for event in events[1:]
+        if depth[event["id"]] == 1 and (wait := _metric(event, "queue_ms")) is not None
+    ]
+    if waits:
+        contexts[root["id"]] = replace(contexts[root["id"]], queue_ms=min(waits)[1])
+    return contexts
 
 
 def event_row(event: Mapping[str, Any], host: str, repo: str, context: RunContext) -> Row:
@@ -128,20 +161,45 @@ def event_row(event: Mapping[str, Any], host: str, repo: str, context: RunContex
     sequence = event["sequence"]
     created, finished = int(event["createdAt"]), int(event["finishedAt"])
     duration = _metric(event, "duration_ms")
+    queue = _metric(event, "queue_ms")
     parent = event.get("parent")
 
     def tag(name: str) -> str | None:
         return tags.get(name, context.inherited.get(name))
 
+    own = {**context.inherited, **tags}
+
     return (
         event["id"], context.run_id, event["chainId"],
         parent["eventId"] if parent else None, context.depth, int(context.leaf),
         host, repo, sequence["platform"], sequence["kind"], context.workflow_key,
-        sequence["key"], sequence["name"], created, finished, event.get("conclusion"),
-        duration if duration is not None else finished - created, _metric(event, "queue_ms"),
+        sequence["key"], sequence["name"], created, finished, created // DAY_MS,
+        event.get("conclusion"), duration if duration is not None else finished - created,
+        queue if queue is not None else context.queue_ms,
         tag("branch"), tag("sha"), tag("pr_number"), tags.get("result"), tag("attempt"),
-        tag("actor"), tag("trigger"),
+        tag("actor"), tag("trigger"), branch_kind(own),
     )
+
+
+def branch_kind(tags: Mapping[str, str]) -> str | None:
+    """The branch classes that do not depend on the repository's default branch.
+
+    The first that matches wins: merge queue, bot, pull request; None otherwise (the
+    report then tells the default branch from the others).
+    """
+    branch = tags.get("branch", "")
+    actor = tags.get("actor", "").lower()
+    trigger = tags.get("trigger", "")
+    if branch.startswith(MERGE_QUEUE_PREFIXES) or trigger == "merge_group":
+        return "merge_queue"
+    if any(bot in actor for bot in BOTS) or branch.startswith(tuple(f"{b}/" for b in BOTS)):
+        return "bot"
+    if (
+        "pr_number" in tags or branch.startswith("pull/") or _JENKINS_PR.match(branch)
+        or trigger in ("pull_request", "pull_request_target")
+    ):
+        return "pull_request"
+    return None
 
 
 def encode_event(event: Mapping[str, Any]) -> str:
@@ -168,6 +226,12 @@ class EventStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def reader(self) -> sqlite3.Connection | None:
+        """A second connection to the same file, for reading in another thread."""
+        if self.path is None:
+            return None
+        return sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
 
     def write(self, rows: Sequence[Row], bodies: Iterable[tuple[str, str]]) -> None:
         """Upsert rows and their JSON in one transaction: a re-sent id updates its row."""

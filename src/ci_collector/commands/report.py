@@ -82,7 +82,12 @@ def report(
             repo=repo, branch=branch, platform=platform,
             default_branches=default_branches or ("main", "master"), limit=limit,
         )
-        result = build_report(store.db, query)
+        second = store.reader()
+        try:
+            result = build_report(store.db, query, second)
+        finally:
+            if second is not None:
+                second.close()
     finally:
         store.close()
     if output_format == "json":

@@ -120,7 +120,6 @@ class FlakyJob:
     key: str
     name: str
     flaky_commits: int
-    commits: int
     failures: int
     successes: int
     last_flake: str | None

@@ -164,7 +164,7 @@ def _charts(report: Report) -> str:
         ("Flaky jobs (commits with both a failure and a pass)", svg.ranked_bars(
             "chart-flaky", "Flaky jobs", [
                 (job.name, job.flaky_commits,
-                 f"{job.key}: flaky on {job.flaky_commits} of {job.commits} commits, "
+                 f"{job.key}: flaky on {job.flaky_commits} commits, "
                  f"{job.failures} failures / {job.successes} passes")
                 for job in report.flaky_jobs], "#d64545")),
     ]
@@ -259,14 +259,13 @@ def _flaky(report: Report) -> str:
     rows = "".join(
         f"<tr><td>{escape(job.name)}<br><small>{escape(job.workflow_key)}</small></td>"
         f'<td data-sort="{job.flaky_commits}">{job.flaky_commits}</td>'
-        f'<td data-sort="{job.commits}">{job.commits}</td>'
         f'<td data-sort="{job.failures}">{job.failures}</td>'
         f'<td data-sort="{job.successes}">{job.successes}</td>'
         f'<td class="text">{escape(job.last_flake or "—")}</td></tr>'
         for job in report.flaky_jobs
     )
     head = "".join(f"<th>{h}</th>" for h in (
-        "Job", "Flaky commits", "Commits", "Failures", "Passes", "Last flake"))
+        "Job", "Flaky commits", "Failures", "Passes", "Last flake"))
     return (
         f'<section><h2>Flaky jobs</h2><table id="flaky" class="sortable"><thead><tr>{head}'
         f"</tr></thead><tbody>{rows}</tbody></table></section>"

@@ -118,13 +118,13 @@ def _branch_classes(report: Report) -> Table:
 def _flaky(report: Report) -> Table:
     table = Table(title="Flaky jobs (failed and passed on the same commit)", title_justify="left")
     for title, justify in (("Job", "left"), ("Workflow", "left"), ("Flaky commits", "right"),
-                           ("of commits", "right"), ("Failures", "right"),
+                           ("Failures", "right"),
                            ("Passes", "right"), ("Last flake", "left")):
         table.add_column(title, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for job in report.flaky_jobs:
         table.add_row(
-            job.name, job.workflow_key, str(job.flaky_commits), str(job.commits),
-            str(job.failures), str(job.successes), job.last_flake or "—",
+            job.name, job.workflow_key, str(job.flaky_commits), str(job.failures),
+            str(job.successes), job.last_flake or "—",
         )
     return table
 

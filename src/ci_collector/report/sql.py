@@ -1,8 +1,10 @@
-"""SQL that does the aggregating: distributions, outcomes, recoveries, flakes.
+"""SQL that does the aggregating: outcome counts, moments, percentiles, recoveries, flakes.
 
-Every statistic is computed by SQLite over the rows of the window, so a report costs a
-handful of ordered scans however many runs the store holds. The definitions live here,
-once; ``README.md`` (Local store and report) states them for users.
+Every statistic is computed by SQLite. Counts and moments come from plain GROUP BYs;
+percentiles from *ordered sub-queries*: for one group, walk a covering index in value
+order and take the value at the wanted rank (``LIMIT 1 OFFSET rank - 1``). The index
+already holds rows sorted per group, so nothing is sorted at report time and a report
+costs a few index scans however many runs the store holds (see ``eventstore.SCHEMA``).
 
 Only constants of this module and column names are formatted into the SQL (hence the
 ``noqa: S608``); every value a user gives is a bound parameter.
@@ -23,107 +25,109 @@ STATUS = f"CASE WHEN {SUCCESS} THEN 0 WHEN {FAILED} THEN 1 END"
 """0 green, 1 red, NULL for outcomes that neither break nor fix a branch (cancelled)."""
 
 DAY_MS = 86_400_000
-COMMON_COLUMNS = (
-    "id, repo, platform, kind, name, workflow_key, sequence_key AS key, created_at, "
-    "finished_at, duration_ms, queue_ms, conclusion, branch, sha, pr_number, actor, trigger"
-)
+WINDOW = "created_at >= :start AND created_at < :end"
+
+# Which covering index serves the ordered walks of each (grouping, value).
+BY_DURATION = "events_by_duration"
+BY_QUEUE = "events_by_queue"
+BY_DAY = "events_by_day"
+BY_DAY_QUEUE = "events_by_day_queue"
 
 
 def branch_class(default_placeholders: Sequence[str]) -> str:
-    """The hosted tools' branch classes; the first that matches wins."""
+    """The hosted tools' branch classes (see `eventstore.branch_kind` for the others)."""
     defaults = ", ".join(default_placeholders) or "NULL"
-    return f"""CASE
-        WHEN branch GLOB 'gh-readonly-queue/*' OR branch GLOB 'trunk-merge/*'
-             OR trigger = 'merge_group' THEN 'merge_queue'
-        WHEN lower(coalesce(actor, '')) GLOB '*dependabot*'
-             OR lower(coalesce(actor, '')) GLOB '*renovate*'
-             OR branch GLOB 'dependabot/*' OR branch GLOB 'renovate/*' THEN 'bot'
-        WHEN pr_number IS NOT NULL OR branch GLOB 'pull/*' OR branch GLOB 'PR-[0-9]*'
-             OR trigger IN ('pull_request', 'pull_request_target') THEN 'pull_request'
-        WHEN branch IN ({defaults}) THEN 'default_branch'
-        ELSE 'other' END"""
-
-
-def source(depth: str, where: str, extra: str = "") -> str:
-    """Rows of one level of the run tree inside the window (and the one before it).
-
-    ``cur`` is 1 for the current window and 0 for the previous one.
-    """
-    columns = COMMON_COLUMNS + (f", {extra}" if extra else "")
     return (
-        f"SELECT {columns}, (created_at >= :start) AS cur, created_at / {DAY_MS} AS day "  # noqa: S608
-        f"FROM events WHERE {depth} AND created_at >= :lower AND created_at < :end {where}"
+        f"coalesce(branch_kind, CASE WHEN branch IN ({defaults}) THEN 'default_branch' "
+        "ELSE 'other' END)"
     )
 
 
-def distribution(src: str, groups: Sequence[str], value: str = "duration_ms") -> str:
-    """Per group: outcome counts and the distribution of `value` (NULLs left out).
-
-    Columns: groups..., total, successful, failed, cancelled, count, min, max, mean, sum,
-    median, p95, variance (population), name, kind.
-    """
-    keys = ", ".join(groups)
+def outcomes(level: str, groups: Sequence[str], where: str, index: str = BY_DURATION) -> str:
+    """Per group: total, successful, failed, cancelled, then count/min/max/mean/mean of
+    squares/sum of durations, and how many rows have a queue time."""
+    value = "duration_ms"
+    keys = "".join(f"{group}, " for group in groups)
+    grouping = f"GROUP BY {', '.join(groups)}" if groups else ""
     return f"""
-WITH v AS ({src}),
-r AS (
-    SELECT *,
-        ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {value} NULLS LAST) AS rn,
-        COUNT({value}) OVER (PARTITION BY {keys}) AS n,
-        AVG({value}) OVER (PARTITION BY {keys}) AS mean
-    FROM v
-)
-SELECT {keys}, COUNT(*), TOTAL({SUCCESS}), TOTAL({FAILED}), TOTAL({CANCELLED}),
-    COUNT({value}), MIN({value}), MAX({value}), AVG({value}), TOTAL({value}),
-    AVG(CASE WHEN rn IN ((n + 1) / 2, (n + 2) / 2) THEN {value} END),
-    MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN {value} END),
-    AVG(({value} - mean) * ({value} - mean)),
-    MAX(name), MAX(kind)
-FROM r GROUP BY {keys}
+SELECT {keys}COUNT(*), TOTAL({SUCCESS}), TOTAL({FAILED}), TOTAL({CANCELLED}),
+    COUNT({value}), MIN({value}), MAX({value}), AVG({value}), AVG({value} * 1.0 * {value}),
+    TOTAL({value}), COUNT(queue_ms)
+FROM events INDEXED BY {index} WHERE {level} AND {WINDOW} {where}
+{grouping}
 """  # noqa: S608
 
 
-def recoveries(src: str, groups: Sequence[str]) -> str:
-    """Per group: how many red streaks turned green, and their mean length (MTTR).
+def nth(index: str, value: str, level: str, equal: Sequence[str], where: str) -> str:
+    """The `value`s at ranks ``:skip + 1 ..`` (``:take`` of them) of one group."""
+    match = " AND ".join(f"{column} = :g_{column}" for column in equal)
+    return f"""
+SELECT {value} FROM events INDEXED BY {index}
+WHERE {level} AND {match} AND {WINDOW} AND {value} IS NOT NULL {where}
+ORDER BY {value} LIMIT :take OFFSET :skip
+"""  # noqa: S608
+
+
+def label(level: str) -> str:
+    """A group's display name, kind and workflow (from any one of its events)."""
+    return f"""
+SELECT name, kind, workflow_key FROM events INDEXED BY {BY_DURATION}
+WHERE {level} AND repo = :g_repo AND sequence_key = :g_sequence_key LIMIT 1
+"""  # noqa: S608
+
+
+def recoveries(level: str, where: str) -> str:
+    """Per workflow: how many red streaks turned green, and their mean length (MTTR).
 
     For each workflow on each branch separately, runs in start order (cancelled ones
-    ignored); a streak starts when the first failed run finishes and ends when the next
-    successful run finishes.
+    ignored). Numbering each run by the successful runs before it puts a red streak and
+    the success that ends it under one number: the streak starts when its first failed
+    run finishes and ends when that success finishes.
     """
-    keys = ", ".join(groups)
-    order = f"PARTITION BY {keys}, repo, platform, key, b ORDER BY created_at, id"
+    window = (
+        "PARTITION BY repo, sequence_key, branch ORDER BY created_at, id "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+    )
     return f"""
 WITH v AS (
-    SELECT *, coalesce(branch, '') AS b, {STATUS} AS bad FROM ({src}) WHERE {STATUS} IS NOT NULL
+    SELECT repo, sequence_key, branch, finished_at, {STATUS} AS bad,
+        coalesce(SUM({SUCCESS}) OVER ({window}), 0) AS greens
+    FROM events INDEXED BY events_by_branch
+    WHERE {level} AND {WINDOW} AND {STATUS} IS NOT NULL {where}
 ),
-l AS (SELECT *, LAG(bad) OVER ({order}) AS prev FROM v),
-s AS (
-    SELECT *, MAX(CASE WHEN bad = 1 AND coalesce(prev, 0) = 0 THEN finished_at END)
-        OVER ({order} ROWS UNBOUNDED PRECEDING) AS red_since
-    FROM l
+streaks AS (
+    SELECT repo, sequence_key,
+        MIN(CASE WHEN bad = 1 THEN finished_at END) AS red_since,
+        MAX(CASE WHEN bad = 0 THEN finished_at END) AS green_at
+    FROM v GROUP BY repo, sequence_key, branch, greens
 )
-SELECT {keys}, COUNT(*), AVG(MAX(finished_at - red_since, 0))
-FROM s WHERE bad = 0 AND prev = 1 GROUP BY {keys}
+SELECT repo, sequence_key, COUNT(*), AVG(MAX(green_at - red_since, 0))
+FROM streaks WHERE red_since IS NOT NULL AND green_at IS NOT NULL
+GROUP BY repo, sequence_key
 """  # noqa: S608
 
 
 def flaky(where: str) -> str:
-    """Jobs that both failed and succeeded on one commit, ranked by how many commits."""
+    """Jobs that both failed and succeeded on one commit, ranked by how many commits.
+
+    Only commits with a failure are looked at (few), each by an index seek.
+    """
     return f"""
-WITH c AS (
-    SELECT repo, workflow_key, sequence_key AS key, MAX(name) AS name, sha,
-        TOTAL({FAILED}) AS f, TOTAL({SUCCESS}) AS s, MAX(created_at) AS last
-    FROM events
-    WHERE depth = 1 AND created_at >= :start AND created_at < :end AND sha IS NOT NULL
-        AND {STATUS} IS NOT NULL {where}
-    GROUP BY repo, workflow_key, sequence_key, sha
+WITH bad AS (
+    SELECT DISTINCT repo AS r, sequence_key AS k, sha AS h
+    FROM events INDEXED BY events_by_commit
+    WHERE depth = 1 AND {WINDOW} AND sha IS NOT NULL AND {FAILED} {where}
+),
+c AS (
+    SELECT r, k, h, TOTAL({FAILED}) AS f, TOTAL({SUCCESS}) AS s, MAX(created_at) AS last
+    FROM bad JOIN events INDEXED BY events_by_commit
+        ON depth = 1 AND repo = r AND sequence_key = k AND sha = h
+    WHERE {WINDOW} {where}
+    GROUP BY r, k, h
 )
-SELECT repo, workflow_key, key, MAX(name),
-    TOTAL(f > 0 AND s > 0) AS flaky_commits, COUNT(*),
-    TOTAL(CASE WHEN f > 0 AND s > 0 THEN f END) AS failures,
-    TOTAL(CASE WHEN f > 0 AND s > 0 THEN s END),
-    MAX(CASE WHEN f > 0 AND s > 0 THEN last END)
-FROM c GROUP BY repo, workflow_key, key
-HAVING flaky_commits > 0
-ORDER BY flaky_commits DESC, failures DESC, key
+SELECT r, k, COUNT(*) AS flaky_commits, TOTAL(f) AS failures, TOTAL(s), MAX(last)
+FROM c WHERE s > 0
+GROUP BY r, k
+ORDER BY flaky_commits DESC, failures DESC, k
 LIMIT :limit
 """  # noqa: S608
