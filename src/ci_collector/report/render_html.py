@@ -39,6 +39,7 @@ svg .tick, svg .legend, svg .value { font-size: 11px; fill: var(--muted); }
 svg .line { stroke-width: 2.5; }
 svg .empty { font-size: 14px; fill: var(--muted); }
 section { margin: 24px 0; }
+.scroll { overflow-x: auto; }
 h2 { font-size: 16px; margin: 0 0 8px; }
 table { border-collapse: collapse; width: 100%; background: var(--card);
         border: 1px solid var(--line); }
@@ -129,12 +130,11 @@ def _kpis(totals: Metrics, trend: Trend) -> str:
     cards = [
         ("Runs", str(totals.total_runs), change(trend.total_runs)),
         ("Success rate", percent(totals.success_rate), change(trend.success_rate)),
-        ("Median duration", duration(totals.duration_metrics.median),
-         change(trend.median_duration)),
-        ("p95 duration", duration(totals.duration_metrics.p95), change(trend.p95_duration)),
+        ("Failed runs", str(totals.failed_runs), change(trend.failed_runs)),
+        ("Mean duration", duration(totals.duration_metrics.mean), ""),
         ("MTTR", duration(totals.mttr_ms), change(trend.mttr)),
         ("Runs per day", rate(totals.throughput), change(trend.throughput)),
-        ("Queue p95", duration(totals.queue_metrics.p95), ""),
+        ("Total CI time", duration(totals.duration_metrics.total), ""),
     ]
     html = "".join(
         f'<div class="kpi"><div class="label">{escape(label)}</div>'
@@ -238,16 +238,26 @@ def _workflows(report: Report) -> str:
         return '<section><h2>Workflows and pipelines</h2><p>No finished runs.</p></section>'
     table = _table("workflows", "Workflow / pipeline, then its jobs", rows,
                    ("Trend runs / success / p95",))
-    return f"<section><h2>Workflows and pipelines</h2>{table}</section>"
+    return f'<section><h2>Workflows and pipelines</h2><div class="scroll">{table}</div></section>'
 
 
 def _branch_classes(report: Report) -> str:
-    rows = [
+    rows = "".join(
         f"<tr><td>{escape(BRANCH_CLASS_LABELS[found.branch_class])}</td>"
-        f"{_cells(found.metrics)}</tr>"
+        f'<td data-sort="{m.total_runs}">{m.total_runs}</td>'
+        f'<td data-sort="{m.success_rate or 0}">{percent(m.success_rate)}</td>'
+        f'<td data-sort="{m.failed_runs}">{m.failed_runs}</td>'
+        f'<td data-sort="{m.duration_metrics.mean or 0}">{duration(m.duration_metrics.mean)}</td>'
+        f'<td data-sort="{m.throughput}">{rate(m.throughput)}</td></tr>'
         for found in report.branch_classes
-    ]
-    return f"<section><h2>Branch classes</h2>{_table('branch-classes', 'Class', rows)}</section>"
+        for m in (found.metrics,)
+    )
+    head = "".join(f"<th>{h}</th>" for h in (
+        "Class", "Runs", "Success", "Failed", "Mean duration", "Runs/day"))
+    return (
+        '<section><h2>Branch classes</h2><table id="branch-classes" class="sortable">'
+        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>"
+    )
 
 
 def _flaky(report: Report) -> str:

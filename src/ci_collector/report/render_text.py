@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .format import change, duration, percent, rate
@@ -46,7 +47,9 @@ def render_text(report: Report, width: int = 160, color: bool = False) -> str:
 
 
 def _filters(report: Report) -> str:
-    shown = [f"{k}={v}" for k, v in report.filters.items() if v and k != "default_branches"]
+    shown = [
+        escape(f"{k}={v}") for k, v in report.filters.items() if v and k != "default_branches"
+    ]
     return f"  [dim]{' '.join(shown)}[/dim]" if shown else ""
 
 
@@ -55,8 +58,9 @@ def _headline(totals: Metrics, trend: Trend) -> str:
     return (
         f"{totals.total_runs} runs {change(trend.total_runs)}  ·  "
         f"success {percent(totals.success_rate)} {change(trend.success_rate)}  ·  "
-        f"p50 {duration(spread.median)}  p95 {duration(spread.p95)} {change(trend.p95_duration)}"
-        f"  ·  MTTR {duration(totals.mttr_ms)}  ·  {rate(totals.throughput)} runs/day"
+        f"{totals.failed_runs} failed  ·  mean {duration(spread.mean)}  ·  "
+        f"total {duration(spread.total)}  ·  MTTR {duration(totals.mttr_ms)}  ·  "
+        f"{rate(totals.throughput)} runs/day"
     )
 
 
@@ -78,16 +82,17 @@ def _metric_cells(metrics: Metrics) -> list[str]:
 
 def _workflows(report: Report) -> Table:
     table = Table(title="Workflows and pipelines", title_justify="left")
-    table.add_column("Workflow / pipeline", overflow="fold")
-    table.add_column("Repo", overflow="fold")
+    table.add_column("Workflow / pipeline", overflow="fold", min_width=24)
     _metric_columns(table)
     table.add_column("MTTR", justify="right")
     table.add_column("Trend (runs / success / p95)", justify="right")
     for workflow in report.workflows:
         trend = workflow.trend
+        name, key, repo = escape(workflow.name), escape(workflow.key), escape(workflow.repo)
+        title = name if workflow.name == workflow.key else f"{name}\n[dim]{key}[/dim]"
         table.add_row(
-            workflow.name if workflow.name == workflow.key else f"{workflow.name} ({workflow.key})",
-            workflow.repo, *_metric_cells(workflow.metrics), duration(workflow.metrics.mttr_ms),
+            f"{title}\n[dim]{repo}[/dim]", *_metric_cells(workflow.metrics),
+            duration(workflow.metrics.mttr_ms),
             " / ".join(
                 change(x) or "new" for x in (trend.total_runs, trend.success_rate,
                                              trend.p95_duration)
@@ -97,21 +102,26 @@ def _workflows(report: Report) -> Table:
 
 
 def _jobs(workflow: WorkflowSummary) -> Table:
-    title = f"Jobs / stages of {workflow.name or workflow.key} ({workflow.repo})"
+    title = escape(f"Jobs / stages of {workflow.name or workflow.key} ({workflow.repo})")
     table = Table(title=title, title_justify="left")
     table.add_column("Job / stage", overflow="fold")
     _metric_columns(table)
     for job in workflow.jobs:
-        table.add_row(job.name, *_metric_cells(job.metrics))
+        table.add_row(escape(job.name), *_metric_cells(job.metrics))
     return table
 
 
 def _branch_classes(report: Report) -> Table:
     table = Table(title="Branch classes", title_justify="left")
     table.add_column("Class")
-    _metric_columns(table)
+    for title in ("Runs", "Success", "Failed", "Mean", "Runs/day"):
+        table.add_column(title, justify="right")
     for found in report.branch_classes:
-        table.add_row(BRANCH_CLASS_LABELS[found.branch_class], *_metric_cells(found.metrics))
+        m = found.metrics
+        table.add_row(
+            BRANCH_CLASS_LABELS[found.branch_class], str(m.total_runs), percent(m.success_rate),
+            str(m.failed_runs), duration(m.duration_metrics.mean), rate(m.throughput),
+        )
     return table
 
 
@@ -123,7 +133,7 @@ def _flaky(report: Report) -> Table:
         table.add_column(title, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for job in report.flaky_jobs:
         table.add_row(
-            job.name, job.workflow_key, str(job.flaky_commits), str(job.failures),
+            escape(job.name), escape(job.workflow_key), str(job.flaky_commits), str(job.failures),
             str(job.successes), job.last_flake or "—",
         )
     return table
@@ -136,5 +146,7 @@ def _slowest(report: Report) -> Table:
     table.add_column("By total time", overflow="fold")
     table.add_column("Total", justify="right")
     for fast, total in zip(report.slowest_by_p95, report.slowest_by_total, strict=False):
-        table.add_row(fast.key, duration(fast.p95_ms), total.key, duration(total.total_ms))
+        table.add_row(
+            escape(fast.key), duration(fast.p95_ms), escape(total.key), duration(total.total_ms)
+        )
     return table
