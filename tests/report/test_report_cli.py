@@ -22,7 +22,7 @@ def history() -> History:
     made = History()
     for n in range(6):
         made.run(n * 3600, 100 + n, C.FAILURE if n == 2 else C.SUCCESS, sha=f"s{n // 2}",
-                 jobs=[Job("unit <tests>", 80, C.FAILURE if n == 2 else C.SUCCESS, queue_s=n,
+                 jobs=[Job("unit <tests> [py3]", 80, C.FAILURE if n == 2 else C.SUCCESS, queue_s=n,
                            steps=[("pytest", 70)])])
     return made
 
@@ -46,7 +46,7 @@ def test_json_from_the_store_and_from_a_dry_run_file_agree(tmp_path: Path) -> No
     assert workflow["metrics"]["success_rate"] == 5 / 6
     assert set(workflow["metrics"]["duration_metrics"]) == {
         "count", "min", "median", "mean", "p95", "max", "standard_deviation", "total"}
-    assert workflow["jobs"][0]["name"] == "unit <tests>"
+    assert workflow["jobs"][0]["name"] == "unit <tests> [py3]"
     assert first["flaky_jobs"][0]["flaky_commits"] == 1
 
 
@@ -54,7 +54,7 @@ def test_text_report(tmp_path: Path) -> None:
     state = history().store(tmp_path / "state.sqlite")
     result = run_cli("report", "--state", str(state), "--until", UNTIL)
     assert result.returncode == 0, result.stderr
-    assert "6 runs" in result.stdout and "unit <tests>" in result.stdout
+    assert "6 runs" in result.stdout and "unit <tests> [py3]" in result.stdout
     assert "Flaky jobs" in result.stdout and "pytest" in result.stdout
 
 
