@@ -167,7 +167,11 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
             state.mark_delivered(chain.run_key, chain.source, chain.fingerprint, len(chain.events))
 
         try:
-            with Progress("collecting", interactive=_interactive(config)) as progress:
+            with Progress(
+                "collecting",
+                interactive=_interactive(config),
+                position=lambda: getattr(source, "position", None),
+            ) as progress:
                 summary = deliver(
                     source(state, skip), sink, skip=skip, on_delivered=remember,
                     on_progress=progress,
