@@ -21,9 +21,9 @@ from ci_collector.errors import RemoteError
 from ci_collector.mapper import map_run
 from ci_collector.model import Repo, Run
 from ci_collector.pipeline import SkipPolicy, deliver
+from ci_collector.retry import retry_after
 from ci_collector.sinks import Chain, DeliveryFailed, TokenRejected, TrunkRefused, TrunkSink
 from ci_collector.sinks.base import encode
-from ci_collector.sinks.trunk import _retry_after
 from ci_collector.state import State
 from tests.runs import make_run
 from tests.servers.base import Reply
@@ -386,7 +386,7 @@ def test_retry_after_values(value: str, low: float | None, high: float | None) -
     if value.startswith("http-date"):
         offset = float(value.removeprefix("http-date"))
         value = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=offset), True)
-    wait = _retry_after(httpx.Response(429, headers={"Retry-After": value}))
+    wait = retry_after(httpx.Response(429, headers={"Retry-After": value}).headers)
     if low is None:
         assert wait is None
     else:

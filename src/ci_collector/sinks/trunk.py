@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
 
 from .. import __version__
+from ..retry import RETRYABLE_STATUS, backoff_delay, retry_after
 from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink, BodyTooLarge
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TRUNK_URL = "https://api.trunk.io"
 TRACK_EVENTS_PATH = "/v1/metrics/trackEvents"
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class TrunkRefused(RuntimeError):
@@ -102,8 +100,8 @@ class TrunkSink(BatchingSink):
                         raise TrunkRefused(f"Trunk answered 404 for {self.url}: check --trunk-url")
                     self._dead_letter(body, status, response.text)
                     return False
-                problem, wait = f"HTTP {status}", _retry_after(response)
-            delay = self._backoff(attempt, wait)
+                problem, wait = f"HTTP {status}", retry_after(response.headers)
+            delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, wait)
             if time.monotonic() + delay > deadline:
                 raise DeliveryFailed(
                     f"Trunk still failing after {attempt} attempts ({problem}); "
@@ -112,12 +110,6 @@ class TrunkSink(BatchingSink):
             log.warning("Trunk upload failed (%s); retry %d in %.1fs", problem, attempt, delay)
             self.stats.retries += 1
             self._sleep(delay)
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Full-jitter exponential backoff, never sooner than the server asked."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        delay = random.uniform(ceiling / 2, ceiling)
-        return max(delay, retry_after) if retry_after is not None else delay
 
     def _dead_letter(self, body: bytes, status: int, message: str) -> None:
         """Keep a refused body, with Trunk's reason, where a person can find and replay it."""
@@ -134,18 +126,3 @@ class TrunkSink(BatchingSink):
 def _count(body: bytes) -> str:
     events = body.count(b'"chainId":')
     return f"{events} events"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds the server asked us to wait: a number or an HTTP date."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
