@@ -24,7 +24,8 @@ def test_an_unmappable_run_is_skipped_with_a_warning(
     sink = JsonlSink(tmp_path / "out.jsonl")
     delivered: list[str] = []
     summary = deliver([make_run(1), timeless_run(), make_run(2)], sink,
-                      on_delivered=lambda chain: delivered.append(chain.run_key))
+                      on_delivered=lambda done: delivered.extend(c.run_key for c in done),
+    )
     sink.close()
     assert delivered == [make_run(1).natural_key, make_run(2).natural_key]
     assert (summary.runs, summary.delivered_runs, summary.events) == (3, 2, 8)
@@ -53,7 +54,10 @@ def test_a_source_cut_short_still_delivers_what_it_read(tmp_path: Path) -> None:
     sink = JsonlSink(tmp_path / "out.jsonl", batch_events=100)
     delivered: list[str] = []
     with pytest.raises(ComeBackLater, match="rate limited"):
-        deliver(rate_limited(), sink, on_delivered=lambda chain: delivered.append(chain.run_key))
+        deliver(
+            rate_limited(), sink,
+            on_delivered=lambda done: delivered.extend(c.run_key for c in done),
+        )
     sink.close()
     assert delivered == [make_run(1).natural_key, make_run(2).natural_key]
     assert len((tmp_path / "out.jsonl").read_bytes().splitlines()) == 1

@@ -258,7 +258,9 @@ def test_a_refused_batch_is_dead_lettered_and_the_rest_continues(
     runs = [make_run(1), invalid_run(2), make_run(3)]
     sink = make_sink(trunk, dead_letters, batch_events=EVENTS_PER_RUN)
     delivered: list[str] = []
-    summary = deliver(runs, sink, on_delivered=lambda chain: delivered.append(chain.run_key))
+    summary = deliver(
+        runs, sink, on_delivered=lambda done: delivered.extend(c.run_key for c in done)
+    )
     sink.close()
     assert delivered == [runs[0].natural_key, runs[2].natural_key]
     assert summary.exit_code == 1
@@ -293,7 +295,7 @@ def test_a_rejected_token_stops_at_once(trunk: TrunkStandIn, dead_letters: Path)
     sink = make_sink(trunk, dead_letters, token="not-the-token-42", batch_events=EVENTS_PER_RUN)
     delivered: list[Chain] = []
     with pytest.raises(TokenRejected, match="Trunk rejected the API token"):
-        deliver([make_run(n) for n in range(1, 4)], sink, on_delivered=delivered.append)
+        deliver([make_run(n) for n in range(1, 4)], sink, on_delivered=delivered.extend)
     assert delivered == []
     assert trunk.posts == 1
     assert not dead_letters.exists()

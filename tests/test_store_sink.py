@@ -114,7 +114,9 @@ def test_a_chain_is_delivered_only_when_both_sinks_took_it(tmp_path: Path) -> No
     store_a, store_b = StoreSink(tmp_path / "a.sqlite", 100), StoreSink(tmp_path / "b.sqlite", 2)
     tee = TeeSink(store_a, store_b)
     delivered: list[str] = []
-    summary = deliver(two_runs(), tee, on_delivered=lambda chain: delivered.append(chain.run_key))
+    summary = deliver(
+        two_runs(), tee, on_delivered=lambda done: delivered.extend(c.run_key for c in done)
+    )
     tee.close()
     assert summary.delivered_runs == 2 and len(set(delivered)) == 2
     assert tee.stats is store_a.stats

@@ -64,18 +64,21 @@ def deliver(
     sink: Sink,
     *,
     skip: SkipPolicy | None = None,
-    on_delivered: Callable[[Chain], None] | None = None,
+    on_delivered: Callable[[list[Chain]], None] | None = None,
     on_progress: Callable[[Summary], None] | None = None,
 ) -> Summary:
-    """Map and send every run; call `on_delivered` once a run's whole chain was accepted."""
+    """Map and send every run; `on_delivered` gets the chains the sink fully accepted.
+
+    It is called as soon as the sink reports them (a batch at a time, so the state can
+    record a whole batch in one transaction).
+    """
     skip = skip or SkipPolicy()
     summary = Summary()
 
     def settle(done: list[Chain]) -> None:
-        for chain in done:
-            summary.delivered_runs += 1
-            if on_delivered is not None:
-                on_delivered(chain)
+        summary.delivered_runs += len(done)
+        if done and on_delivered is not None:
+            on_delivered(done)
 
     stopped: CollectorError | None = None
     try:

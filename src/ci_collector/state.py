@@ -14,7 +14,7 @@ import os
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -132,23 +132,29 @@ class State:
         return row is not None and (not fingerprint or row[0] == fingerprint)
 
     def mark_delivered(self, run_key: str, source: str, fingerprint: str, events: int) -> None:
+        self.mark_all_delivered([(run_key, source, fingerprint, events)])
+
+    def mark_all_delivered(self, attempts: Iterable[tuple[str, str, str, int]]) -> None:
+        """Record ``(run_key, source, fingerprint, events)`` attempts in one transaction."""
+        now = _now()
         with self._transaction():
-            known = self._db.execute(
-                "SELECT 1 FROM delivered WHERE run_key = ?", (run_key,)
-            ).fetchone()
-            self._db.execute(
-                "INSERT INTO delivered(run_key, source, fingerprint, events, delivered_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_key) DO UPDATE SET"
-                " fingerprint = excluded.fingerprint, events = excluded.events,"
-                " delivered_at = excluded.delivered_at",
-                (run_key, source, fingerprint, events, _now()),
-            )
-            self._db.execute(
-                "INSERT INTO sources(source, runs_delivered) VALUES (?, ?)"
-                " ON CONFLICT(source) DO UPDATE SET"
-                " runs_delivered = runs_delivered + excluded.runs_delivered",
-                (source, 0 if known else 1),  # a re-sent run (new fingerprint) is no new run
-            )
+            for run_key, source, fingerprint, events in attempts:
+                new = self._db.execute(
+                    "SELECT 1 FROM delivered WHERE run_key = ?", (run_key,)
+                ).fetchone() is None
+                self._db.execute(
+                    "INSERT INTO delivered(run_key, source, fingerprint, events, delivered_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_key) DO UPDATE SET"
+                    " fingerprint = excluded.fingerprint, events = excluded.events,"
+                    " delivered_at = excluded.delivered_at",
+                    (run_key, source, fingerprint, events, now),
+                )
+                self._db.execute(
+                    "INSERT INTO sources(source, runs_delivered) VALUES (?, ?)"
+                    " ON CONFLICT(source) DO UPDATE SET"
+                    " runs_delivered = runs_delivered + excluded.runs_delivered",
+                    (source, int(new)),  # a re-sent run (new fingerprint) is no new run
+                )
 
     def delivered_count(self, source: str | None = None) -> int:
         if source is None:

@@ -163,8 +163,11 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
         sink = build_sink(config, state.path)
         skip = SkipPolicy(config.fail_fast)
 
-        def remember(chain: Chain) -> None:
-            state.mark_delivered(chain.run_key, chain.source, chain.fingerprint, len(chain.events))
+        def remember(chains: list[Chain]) -> None:
+            state.mark_all_delivered(
+                (chain.run_key, chain.source, chain.fingerprint, len(chain.events))
+                for chain in chains
+            )
 
         try:
             with Progress(
