@@ -68,7 +68,7 @@ class BodyTooLarge(Exception):
 
 
 @dataclass(slots=True)
-class PendingBody:
+class _Buffer:
     prefix: bytes
     events: list[bytes] = field(default_factory=list)
     owners: list[Chain] = field(default_factory=list)
@@ -93,7 +93,7 @@ class BatchingSink:
         self.batch_events = batch_events
         self.batch_bytes = batch_bytes
         self.stats = SinkStats()
-        self._buffers: dict[Repo, PendingBody] = {}
+        self._buffers: dict[Repo, _Buffer] = {}
 
     def add(self, chain: Chain) -> list[Chain]:
         if not chain.events:
@@ -101,7 +101,7 @@ class BatchingSink:
         buffer = self._buffers.get(chain.repo)
         if buffer is None:
             repo = {"host": chain.repo.host, "owner": chain.repo.owner, "name": chain.repo.name}
-            buffer = PendingBody(prefix=b'{"repo":' + encode(repo) + b',"events":[')
+            buffer = _Buffer(prefix=b'{"repo":' + encode(repo) + b',"events":[')
             self._buffers[chain.repo] = buffer
         done: list[Chain] = []
         chain.pending += len(chain.events)
@@ -127,7 +127,7 @@ class BatchingSink:
     def close(self) -> None:
         """Release resources; queued events that were not flushed are dropped."""
 
-    def _send(self, buffer: PendingBody) -> list[Chain]:
+    def _send(self, buffer: _Buffer) -> list[Chain]:
         events, owners = buffer.events, buffer.owners
         buffer.events, buffer.owners, buffer.size = [], [], 0
         return self._send_events(buffer.prefix, events, owners)

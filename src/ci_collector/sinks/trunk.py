@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,14 +16,7 @@ import httpx
 
 from .. import __version__
 from ..retry import RETRYABLE_STATUS, backoff_delay, retry_after
-from .base import (
-    DEFAULT_BATCH_BYTES,
-    DEFAULT_BATCH_EVENTS,
-    BatchingSink,
-    BodyTooLarge,
-    Chain,
-    PendingBody,
-)
+from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink, BodyTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +64,6 @@ class TrunkSink(BatchingSink):
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._sleep = sleep
-        self._work: queue.Queue[tuple[bytes, list[bytes], list[Chain]] | None] = queue.Queue(2)
-        self._delivered: queue.SimpleQueue[Chain] = queue.SimpleQueue()
-        self._error: BaseException | None = None
-        self._worker: threading.Thread | None = None
         self._client = httpx.Client(
             timeout=timeout,
             verify=verify,
@@ -88,58 +75,7 @@ class TrunkSink(BatchingSink):
         )
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._work.put(None)
-            self._worker.join()
-            self._worker = None
         self._client.close()
-
-    # ---- pipelining: read the platform while the previous body is being uploaded -----
-
-    def _send(self, buffer: PendingBody) -> list[Chain]:
-        """Hand the body to the upload thread (at most two waiting) and collect results.
-
-        One thread, first in first out: bodies reach Trunk in the order they were made,
-        so a parent is never sent after its child.
-        """
-        events, owners = buffer.events, buffer.owners
-        buffer.events, buffer.owners, buffer.size = [], [], 0
-        self._raise_upload_error()
-        if self._worker is None:
-            self._worker = threading.Thread(target=self._upload, name="trunk-upload", daemon=True)
-            self._worker.start()
-        self._work.put((buffer.prefix, events, owners))
-        return self._collect_delivered()
-
-    def flush(self) -> list[Chain]:
-        done = super().flush()
-        self._work.join()
-        self._raise_upload_error()
-        return done + self._collect_delivered()
-
-    def _upload(self) -> None:
-        while True:
-            item = self._work.get()
-            try:
-                if item is None:
-                    return
-                if self._error is None:  # after a fatal answer, nothing more is sent
-                    for chain in self._send_events(*item):
-                        self._delivered.put(chain)
-            except BaseException as exc:  # handed to the caller's thread
-                self._error = exc
-            finally:
-                self._work.task_done()
-
-    def _collect_delivered(self) -> list[Chain]:
-        done: list[Chain] = []
-        while not self._delivered.empty():
-            done.append(self._delivered.get_nowait())
-        return done
-
-    def _raise_upload_error(self) -> None:
-        if self._error is not None:
-            raise self._error
 
     def _deliver(self, body: bytes, events: int) -> bool:
         deadline = time.monotonic() + self.retry_budget
