@@ -7,23 +7,47 @@ reserved for bugs.
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
 
 import click
 
 from . import __version__
-from .commands.circleci import circleci
-from .commands.github import github
-from .commands.jenkins import jenkins
-from .commands.report import report
-from .commands.state import state
-from .commands.validate import validate
 from .errors import EXIT_USAGE, CollectorError
 from .secrets import redact
 
+COMMANDS = {
+    "github": "ci_collector.commands.github:github",
+    "jenkins": "ci_collector.commands.jenkins:jenkins",
+    "circleci": "ci_collector.commands.circleci:circleci",
+    "report": "ci_collector.commands.report:report",
+    "validate": "ci_collector.commands.validate:validate",
+    "state": "ci_collector.commands.state:state",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when it is used: a cron poll of Jenkins need not
+    load PyGithub, the report or the CircleCI client."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = COMMANDS[cmd_name].partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        self.add_command(command, cmd_name)
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="ci-collector")
 def cli() -> None:
     """Collect CI history from GitHub Actions, Jenkins and CircleCI into Trunk CI Analytics.
@@ -32,10 +56,6 @@ def cli() -> None:
     sends them (TRUNK_API_TOKEN), or writes them to a file (--output). A state file
     remembers what was delivered, so it can run on a schedule or backfill and resume.
     """
-
-
-for command in (github, jenkins, circleci, report, validate, state):
-    cli.add_command(command)
 
 
 def _interrupt(signum: int, frame: object) -> None:
