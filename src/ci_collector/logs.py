@@ -35,6 +35,7 @@ def configure(verbose: int = 0, quiet: bool = False, log_format: str = "text") -
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    # urllib3 warns about every retry it makes; our own lines already say what matters
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.ERROR)
     ours = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
     logging.getLogger("ci_collector").setLevel(ours)
