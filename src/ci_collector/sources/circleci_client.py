@@ -63,6 +63,7 @@ class CircleCIClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.stats = ClientStats()
+        self._answered = False
         self._sleep = sleep
         self._client = httpx.Client(
             timeout=timeout,
@@ -94,8 +95,12 @@ class CircleCIClient:
             try:
                 response = self._client.get(url, params=params)
             except httpx.TransportError as exc:
+                if isinstance(exc, httpx.ConnectError) and not self._answered:
+                    # nothing has ever answered: a wrong URL or no network, not a busy API
+                    raise RemoteError(f"cannot reach CircleCI at {self.api_url}") from None
                 problem, asked = type(exc).__name__, None
             else:
+                self._answered = True
                 status = response.status_code
                 if 200 <= status < 300:
                     return _json_object(response, path)

@@ -161,6 +161,10 @@ class GitHubClient:
                     "GET", path, params, dict(headers)
                 )
             except (requests.RequestException, OSError) as exc:
+                if not self.budget.requests:  # never answered: a wrong URL or no network
+                    raise RemoteError(
+                        f"cannot reach GitHub at {self.api_url}: {type(exc).__name__}"
+                    ) from None
                 raise ComeBackLater(
                     f"GitHub at {self.api_url} did not answer GET {path}: {type(exc).__name__}"
                 ) from None
