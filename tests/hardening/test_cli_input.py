@@ -156,3 +156,27 @@ def test_rejected_tokens_are_one_line_naming_the_token(
                 env={"TRUNK_API_TOKEN": "trunk_expired_000"}),
         1, "Trunk rejected the API token (TRUNK_API_TOKEN)",
     )
+
+
+def drop(request: Request, real: Callable[[], Reply]) -> Reply:
+    return Reply(drop=True)
+
+
+def test_a_server_that_accepts_then_drops_is_come_back_later_not_unreachable(
+    github: GitHubServer, tmp_path: Path
+) -> None:
+    """Connected, then hung up on: the server's passing trouble (75), not a wrong URL."""
+    out = ["-q", "--timeout", "1", "--retry-seconds", "0.5", "--output", str(tmp_path / "o")]
+    github.server.intercept = drop
+    one_line_error(run_cli("github", "--repo", "a/b", "--github-api-url", github.url, *out),
+                   75, f"GitHub at {github.url} did not answer")
+    with running_jenkins() as jenkins:
+        jenkins.server.intercept = drop
+        one_line_error(run_cli("jenkins", "--url", jenkins.url, *out),
+                       75, f"Jenkins at {jenkins.url}/ dropped the connection")
+    world = CircleCIWorld()
+    with running_circleci(world):
+        world.server.intercept = drop
+        one_line_error(run_cli("circleci", "--project-slug", "gh/acme/widgets",
+                               "--circleci-api-url", world.api_url, *out, env=CIRCLECI),
+                       75, "CircleCI still failing after")

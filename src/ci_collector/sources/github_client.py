@@ -24,6 +24,7 @@ from urllib3.util.retry import Retry
 from .. import __version__, secrets
 from ..errors import ComeBackLater, RemoteError
 from ..times import ms_to_iso
+from .unreachable import never_connected
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ class GitHubClient:
                     "GET", path, params, dict(headers)
                 )
             except (requests.RequestException, OSError) as exc:
-                if not self.budget.requests:  # never answered: a wrong URL or no network
+                if not self.budget.requests and never_connected(exc):
                     raise RemoteError(
                         f"cannot reach GitHub at {self.api_url}: {type(exc).__name__}"
                     ) from None

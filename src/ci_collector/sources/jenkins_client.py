@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..errors import ComeBackLater, RemoteError, UserError
+from .unreachable import never_connected
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +152,8 @@ class JenkinsClient:
             raise ComeBackLater(
                 f"Jenkins at {self.base} timed out ({what or path}); run again later"
             ) from None
-        except req_exc.ConnectionError:
-            if not self.requests:
+        except req_exc.ConnectionError as exc:
+            if not self.requests and never_connected(exc):
                 raise RemoteError(f"cannot reach Jenkins at {self.base}") from None
             raise ComeBackLater(
                 f"Jenkins at {self.base} dropped the connection ({what or path}); run again later"
