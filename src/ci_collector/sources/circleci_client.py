@@ -19,6 +19,7 @@ import httpx
 
 from .. import __version__
 from ..errors import ComeBackLater, RemoteError
+from ..unreachable import untrusted_certificate, untrusted_message
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ class CircleCIClient:
             try:
                 response = self._client.get(url, params=params)
             except httpx.TransportError as exc:
+                reason = untrusted_certificate(exc)
+                if reason is not None:
+                    raise RemoteError(untrusted_message("CircleCI", self.api_url, reason)) from None
                 if isinstance(exc, httpx.ConnectError) and not self._answered:
                     # nothing has ever answered: a wrong URL or no network, not a busy API
                     raise RemoteError(f"cannot reach CircleCI at {self.api_url}") from None

@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..errors import ComeBackLater, RemoteError, UserError
-from .unreachable import never_connected
+from ..unreachable import never_connected, untrusted_certificate, untrusted_message
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,9 @@ class JenkinsClient:
                 f"Jenkins at {self.base} timed out ({what or path}); run again later"
             ) from None
         except req_exc.ConnectionError as exc:
+            reason = untrusted_certificate(exc)
+            if reason is not None:
+                raise RemoteError(untrusted_message("Jenkins", self.base, reason)) from None
             if not self.requests and never_connected(exc):
                 raise RemoteError(f"cannot reach Jenkins at {self.base}") from None
             raise ComeBackLater(
