@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ def invoke(
 def delivered_keys(state: Path) -> dict[str, int]:
     if not state.exists():
         return {}
-    with sqlite3.connect(state) as db:
+    with closing(sqlite3.connect(state)) as db:
         return dict(db.execute("SELECT run_key, events FROM delivered").fetchall())
 
 

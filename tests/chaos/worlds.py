@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
 from urllib.parse import unquote
 
 from ci_collector.model import Repo
@@ -210,7 +209,3 @@ def _circleci(rng: random.Random) -> World:
 
 def _circleci_key(workflow_id: str) -> str:
     return f"127.0.0.1/{SLUG}/workflows/{workflow_id}"
-
-
-def describe(world: World) -> dict[str, Any]:
-    return {"platform": world.platform, "unfinished": sorted(world.unfinished)}
