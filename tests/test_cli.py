@@ -107,10 +107,15 @@ def test_bad_shared_option_values_are_usage_errors() -> None:
     assert_one_line_usage_error(run_tiny("tiny", "--log-format", "xml", "--output", "-"))
 
 
-def test_no_destination_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_tiny("tiny", "--state", str(tmp_path / "s.sqlite"))
-    assert_one_line_usage_error(result)
-    assert "set TRUNK_API_TOKEN (or --trunk-token), or --output FILE" in result.stderr
+def test_no_destination_keeps_events_in_the_local_store(tmp_path: Path) -> None:
+    """No token and no --output: the state file's store, readable by `report`."""
+    state = str(tmp_path / "s.sqlite")
+    result = run_tiny("tiny", "--state", state)
+    assert result.returncode == 0, result.stderr
+    assert "stored 8 events of 2 runs" in result.stderr
+    shown = run_cli("report", "--state", state, "--window", "3650d", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["totals"]["total_runs"] == 2
 
 
 def test_dry_run_to_stdout_with_options_from_the_environment(tmp_path: Path) -> None:

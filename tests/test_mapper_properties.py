@@ -8,12 +8,13 @@ must be a chain Trunk accepts, the same every time.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci_collector.mapper import MappingError, event_id, map_run
+from ci_collector.mapper import EVENT_NAMESPACE, MappingError, event_id, map_run
 from ci_collector.model import Conclusion, Node, Repo, Run
 from ci_collector.trunk import MAX_SEQUENCE_KEY, EventDict, TrackEventsBody, body_problems
 
@@ -177,3 +178,9 @@ def check_times(run: Run, events: list[EventDict]) -> None:
     if root.started_ms and root.finished_ms and 0 < root.started_ms <= root.finished_ms:
         assert (first["createdAt"], first["finishedAt"]) == (root.started_ms, root.finished_ms)
         assert {"k": "timestamps_repaired", "v": "true"} not in first["payload"]["tags"]
+
+
+@given(st.text())
+def test_event_ids_are_exactly_uuid5(key: str) -> None:
+    """`event_id` builds the UUID by hand for speed; it must equal the standard library's."""
+    assert event_id(key) == str(uuid.uuid5(EVENT_NAMESPACE, key))

@@ -21,9 +21,9 @@ from ci_collector.errors import RemoteError
 from ci_collector.mapper import map_run
 from ci_collector.model import Repo, Run
 from ci_collector.pipeline import SkipPolicy, deliver
+from ci_collector.retry import retry_after
 from ci_collector.sinks import Chain, DeliveryFailed, TokenRejected, TrunkRefused, TrunkSink
 from ci_collector.sinks.base import encode
-from ci_collector.sinks.trunk import _retry_after
 from ci_collector.state import State
 from tests.runs import make_run
 from tests.servers.base import Reply
@@ -149,13 +149,21 @@ def test_a_chain_is_delivered_only_after_its_last_batch(
 ) -> None:
     sink = make_sink(trunk, dead_letters, batch_events=4)
     long_run, short_run = make_run(1, jobs=3, steps=2), make_run(2)  # 10 and 4 events
-    assert sink.add(chain_of(long_run)) == []  # 8 events sent, 2 still queued
-    assert len(trunk.events) == 8
-    done = sink.add(chain_of(short_run))  # the next body takes the last 2 of the long run
-    assert [chain.run_key for chain in done] == [long_run.natural_key]
-    assert [chain.run_key for chain in sink.flush()] == [short_run.natural_key]
+    reported: list[str] = []
+
+    def note(done: list[Chain]) -> None:
+        for chain in done:  # reported only once every event of it is at Trunk
+            assert {event["id"] for event in chain.events} <= set(trunk.events)
+            reported.append(chain.run_key)
+
+    note(sink.add(chain_of(long_run)))  # 8 events handed to the upload, 2 still queued
+    assert long_run.natural_key not in reported
+    note(sink.add(chain_of(short_run)))  # the next body takes the last 2 of the long run
+    note(sink.flush())
     sink.close()
+    assert reported == [long_run.natural_key, short_run.natural_key]
     assert len(trunk.events) == 14
+    assert [len(body["events"]) for body in trunk.bodies] == [4, 4, 4, 2]  # in order
 
 
 # ---- retries -------------------------------------------------------------------------
@@ -386,7 +394,7 @@ def test_retry_after_values(value: str, low: float | None, high: float | None) -
     if value.startswith("http-date"):
         offset = float(value.removeprefix("http-date"))
         value = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=offset), True)
-    wait = _retry_after(httpx.Response(429, headers={"Retry-After": value}))
+    wait = retry_after(httpx.Response(429, headers={"Retry-After": value}).headers)
     if low is None:
         assert wait is None
     else:

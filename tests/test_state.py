@@ -189,3 +189,15 @@ def test_cli_forgetting_an_unknown_source_is_a_usage_error(path: Path) -> None:
         "ci-collector: error: --source 'github:nowhere/x': no such source in the state file\n"
     )
     assert result.stdout == ""
+
+
+def test_cached_pages_unused_for_a_week_are_pruned(path: Path) -> None:
+    """Look-back URLs change every day; their cached pages must not pile up forever."""
+    with State(path) as state:
+        state.set_etag("old", SOURCE, "e", b"old page")
+        state.set_etag("fresh", SOURCE, "e", b"fresh page")
+        assert state.prune_etags(unused_for=3600) == 0
+        state._db.execute("UPDATE etags SET used_at = used_at - 8 * 86400 WHERE url = 'old'")
+    with State(path) as state:  # opening prunes
+        assert state.etag("old") is None
+        assert state.etag("fresh") == ("e", b"fresh page")

@@ -16,6 +16,7 @@ from . import __version__
 from .commands.circleci import circleci
 from .commands.github import github
 from .commands.jenkins import jenkins
+from .commands.report import report
 from .commands.state import state
 from .commands.validate import validate
 from .errors import EXIT_USAGE, CollectorError
@@ -33,7 +34,7 @@ def cli() -> None:
     """
 
 
-for command in (github, jenkins, circleci, validate, state):
+for command in (github, jenkins, circleci, report, validate, state):
     cli.add_command(command)
 
 

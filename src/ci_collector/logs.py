@@ -24,7 +24,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(verbose: int = 0, quiet: bool = False, log_format: str = "text") -> None:
-    """Our loggers at INFO by default (DEBUG with -v); HTTP libraries only with -vv."""
+    """Ours at INFO (DEBUG with -v); libraries at ERROR (-v: WARNING, -vv: DEBUG)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
     if log_format == "json":
@@ -35,7 +35,8 @@ def configure(verbose: int = 0, quiet: bool = False, log_format: str = "text") -
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    # urllib3 warns about every retry it makes; our own lines already say what matters
-    root.setLevel(logging.DEBUG if verbose >= 2 else logging.ERROR)
+    # Libraries retry and complain on their own; we report the outcome, so their
+    # warnings only show with -v (and their requests with -vv).
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING if verbose else logging.ERROR)
     ours = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
     logging.getLogger("ci_collector").setLevel(ours)

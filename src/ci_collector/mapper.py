@@ -24,9 +24,21 @@ class MappingError(ValueError):
     """A run that cannot be expressed as a valid chain (the caller skips it, with a warning)."""
 
 
+_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
+
+
 def event_id(natural_key: str) -> str:
-    """The deterministic event id of a natural key (UUIDv5)."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, natural_key))
+    """The deterministic event id of a natural key (UUIDv5).
+
+    Exactly ``str(uuid.uuid5(EVENT_NAMESPACE, natural_key))``, without building a `UUID`
+    object: called once per event, this was a fifth of the mapper's time.
+    """
+    name = _NAMESPACE_BYTES + natural_key.encode()
+    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def fit_sequence_key(key: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from rich.console import Console
@@ -20,13 +21,18 @@ class Progress:
     """Call with the running `Summary` after each run; cheap enough for every run."""
 
     def __init__(
-        self, label: str, interactive: bool | None = None, log_every: float = 30.0
+        self,
+        label: str,
+        interactive: bool | None = None,
+        log_every: float = 30.0,
+        position: Callable[[], float | None] | None = None,
     ) -> None:
         self.label = label
+        self.position = position
         self.interactive = sys.stderr.isatty() if interactive is None else interactive
         self.log_every = log_every
         self._started = time.monotonic()
-        self._last_shown = 0.0
+        self._last_shown = float("-inf")
         self._live: Live | None = None
 
     def __enter__(self) -> Progress:
@@ -61,7 +67,11 @@ class Progress:
         runs = summary.runs if summary else 0
         events = summary.events if summary else 0
         delivered = summary.delivered_runs if summary else 0
-        return Text(
+        line = (
             f"{self.label}: {runs} runs read, {delivered} delivered, {events} events, "
             f"{runs / elapsed:.1f} runs/s, {elapsed:.0f}s"
         )
+        done = self.position() if self.position is not None else None
+        if done is not None and 0.0 < done < 1.0:
+            line += f", ~{elapsed * (1 - done) / done:.0f}s left ({done:.0%})"
+        return Text(line)

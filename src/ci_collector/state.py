@@ -42,9 +42,14 @@ CREATE TABLE IF NOT EXISTS etags (
     url TEXT PRIMARY KEY,
     source TEXT NOT NULL,
     etag TEXT NOT NULL,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    used_at REAL NOT NULL DEFAULT 0
 );
 """
+
+
+ETAG_TTL_SECONDS = 7 * 24 * 3600
+"""A cached list page unused for a week is dropped: its window has left every look-back."""
 
 
 def default_state_path() -> Path:
@@ -80,6 +85,7 @@ class State:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            self.prune_etags()
         except (OSError, sqlite3.DatabaseError) as exc:
             raise UserError(f"cannot open state file {self.path}: {exc}") from None
         self._lock_file: Any = None
@@ -185,15 +191,28 @@ class State:
     def etag(self, url: str) -> tuple[str, bytes] | None:
         """The ETag and body of a list page, so a 304 can be answered from here."""
         row = self._db.execute("SELECT etag, body FROM etags WHERE url = ?", (url,)).fetchone()
-        return (row[0], zlib.decompress(row[1])) if row else None
+        if row is None:
+            return None
+        with self._transaction():
+            self._db.execute("UPDATE etags SET used_at = ? WHERE url = ?", (time.time(), url))
+        return row[0], zlib.decompress(row[1])
 
     def set_etag(self, url: str, source: str, etag: str, body: bytes) -> None:
         with self._transaction():
             self._db.execute(
-                "INSERT INTO etags(url, source, etag, body) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, body = excluded.body",
-                (url, source, etag, zlib.compress(body)),
+                "INSERT INTO etags(url, source, etag, body, used_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, body = excluded.body,"
+                " used_at = excluded.used_at",
+                (url, source, etag, zlib.compress(body), time.time()),
             )
+
+    def prune_etags(self, unused_for: float = ETAG_TTL_SECONDS) -> int:
+        """Drop cached pages no poll asked for lately (look-back URLs move on every day)."""
+        with self._transaction():
+            cursor = self._db.execute(
+                "DELETE FROM etags WHERE used_at < ?", (time.time() - unused_for,)
+            )
+        return int(cursor.rowcount)
 
     # ---- inspection -----------------------------------------------------------------
 

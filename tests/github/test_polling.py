@@ -128,6 +128,7 @@ def test_backfill_splits_windows_over_the_cap_and_loses_nothing(
     per_attempt = (listing + counts["jobs"]) / len(ids)
     assert per_attempt <= 1.05
     assert collector.client.budget.requests == listing + counts["jobs"]
+    assert collector.position == pytest.approx(1.0)  # the progress line's ETA reached the end
 
 
 def test_backfill_resumes_from_the_cursor(tmp_path: Path, trunk: TrunkStandIn) -> None:

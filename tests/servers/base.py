@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,14 @@ Intercept = Callable[[Request, Callable[[], Reply]], Reply]
 It may answer instead of the server (a 503, a drop), or call the thunk and spoil the
 result (truncate the body, delay it, drop it after the server acted on the request).
 """
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (killed, timed out) is expected here, not an error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class LoopbackServer:
@@ -85,7 +94,7 @@ class LoopbackServer:
 
             do_GET = do_POST = do_HEAD = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

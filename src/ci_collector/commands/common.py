@@ -20,7 +20,7 @@ from ..errors import ComeBackLater, RemoteError, UserError
 from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
 from ..progress import Progress
-from ..sinks import DeliveryFailed, JsonlSink, Sink, TrunkRefused, TrunkSink
+from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
 from ..sinks.base import Chain
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import State, StateBusy, default_state_path
@@ -56,6 +56,9 @@ def delivery_options(func: F) -> F:
                      envvar="CI_COLLECTOR_OUTPUT",
                      help="Dry run: write request bodies as JSON lines here ('-' for stdout) "
                           "instead of sending them. Ignores and keeps the state."),
+        click.option("--store", is_flag=True, envvar="CI_COLLECTOR_STORE",
+                     help="Also keep what is sent to Trunk in the local store (the state "
+                          "file) for `ci-collector report`; without a token it is the default."),
         click.option("--state", "state_path", type=click.Path(dir_okay=False),
                      envvar="CI_COLLECTOR_STATE",
                      help=f"State file [env CI_COLLECTOR_STATE; default {default_state_path()}]."),
@@ -97,6 +100,7 @@ class DeliveryConfig:
     insecure: bool
     fail_fast: bool
     wait: bool
+    store: bool = False
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> DeliveryConfig:
@@ -116,19 +120,26 @@ class DeliveryConfig:
 RunSource = Callable[[State, SkipPolicy], Iterable[Run]]
 
 
+def state_path(config: DeliveryConfig) -> Path:
+    return Path(config.state_path) if config.state_path else default_state_path()
+
+
 def open_state(config: DeliveryConfig) -> State:
     """The user's state file, or a throwaway one for a dry run (so it is repeatable)."""
     if config.dry_run:
         return State(":memory:")
-    return State(config.state_path or default_state_path())
+    return State(state_path(config))
 
 
-def build_sink(config: DeliveryConfig) -> Sink:
+def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
+    """Trunk with a token, else the local store; ``--store`` adds the store to Trunk."""
     if config.output is not None:
+        if config.store:
+            raise UserError("--store cannot be combined with --output (a dry run stores nothing)")
         return JsonlSink(config.output, batch_events=config.batch_size)
     if not config.trunk_token:
-        raise UserError("no destination: set TRUNK_API_TOKEN (or --trunk-token), or --output FILE")
-    return TrunkSink(
+        return StoreSink(store_path)
+    trunk = TrunkSink(
         config.trunk_token,
         config.trunk_url,
         batch_events=config.batch_size,
@@ -137,6 +148,7 @@ def build_sink(config: DeliveryConfig) -> Sink:
         retry_budget=config.retry_seconds,
         verify=not config.insecure,
     )
+    return TeeSink(trunk, StoreSink(store_path)) if config.store else trunk
 
 
 def collect(config: DeliveryConfig, source: RunSource) -> int:
@@ -148,14 +160,18 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
             except StateBusy as exc:
                 click.echo(f"ci-collector: {exc}; exiting (use --wait to queue)", err=True)
                 return 0
-        sink = build_sink(config)
+        sink = build_sink(config, state.path)
         skip = SkipPolicy(config.fail_fast)
 
         def remember(chain: Chain) -> None:
             state.mark_delivered(chain.run_key, chain.source, chain.fingerprint, len(chain.events))
 
         try:
-            with Progress("collecting", interactive=_interactive(config)) as progress:
+            with Progress(
+                "collecting",
+                interactive=_interactive(config),
+                position=lambda: getattr(source, "position", None),
+            ) as progress:
                 summary = deliver(
                     source(state, skip), sink, skip=skip, on_delivered=remember,
                     on_progress=progress,
@@ -175,11 +191,13 @@ def _interactive(config: DeliveryConfig) -> bool:
 
 
 def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
-    verb = "wrote" if config.dry_run else "sent"
+    verb = "wrote" if config.dry_run else "stored" if isinstance(sink, StoreSink) else "sent"
     line = (
         f"{verb} {sink.stats.events_sent} events of {summary.delivered_runs} runs "
         f"in {sink.stats.requests} requests"
     )
+    if isinstance(sink, StoreSink | TeeSink):
+        line += f"; local store {state_path(config)} (see `ci-collector report`)"
     if summary.skipped:
         line += f"; {len(summary.skipped)} runs skipped (see warnings)"
     if sink.stats.dead_lettered_events:

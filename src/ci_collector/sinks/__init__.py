@@ -2,6 +2,8 @@
 
 from .base import BatchingSink, Chain, Sink, SinkStats
 from .jsonl import JsonlSink
+from .store import StoreSink
+from .tee import TeeSink
 from .trunk import DeliveryFailed, TokenRejected, TrunkRefused, TrunkSink
 
 __all__ = [
@@ -11,6 +13,8 @@ __all__ = [
     "JsonlSink",
     "Sink",
     "SinkStats",
+    "StoreSink",
+    "TeeSink",
     "TokenRejected",
     "TrunkRefused",
     "TrunkSink",

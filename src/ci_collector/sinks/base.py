@@ -18,9 +18,13 @@ DEFAULT_BATCH_EVENTS = 100
 DEFAULT_BATCH_BYTES = 1_000_000
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""One encoder for every event: ``json.dumps`` with options builds a new one per call."""
+
+
 def encode(value: object) -> bytes:
     """Compact, deterministic JSON: the same events always give the same bytes."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(value).encode()
 
 
 @dataclass(slots=True, eq=False)
@@ -64,7 +68,7 @@ class BodyTooLarge(Exception):
 
 
 @dataclass(slots=True)
-class _Buffer:
+class PendingBody:
     prefix: bytes
     events: list[bytes] = field(default_factory=list)
     owners: list[Chain] = field(default_factory=list)
@@ -89,7 +93,7 @@ class BatchingSink:
         self.batch_events = batch_events
         self.batch_bytes = batch_bytes
         self.stats = SinkStats()
-        self._buffers: dict[Repo, _Buffer] = {}
+        self._buffers: dict[Repo, PendingBody] = {}
 
     def add(self, chain: Chain) -> list[Chain]:
         if not chain.events:
@@ -97,7 +101,7 @@ class BatchingSink:
         buffer = self._buffers.get(chain.repo)
         if buffer is None:
             repo = {"host": chain.repo.host, "owner": chain.repo.owner, "name": chain.repo.name}
-            buffer = _Buffer(prefix=b'{"repo":' + encode(repo) + b',"events":[')
+            buffer = PendingBody(prefix=b'{"repo":' + encode(repo) + b',"events":[')
             self._buffers[chain.repo] = buffer
         done: list[Chain] = []
         chain.pending += len(chain.events)
@@ -123,7 +127,7 @@ class BatchingSink:
     def close(self) -> None:
         """Release resources; queued events that were not flushed are dropped."""
 
-    def _send(self, buffer: _Buffer) -> list[Chain]:
+    def _send(self, buffer: PendingBody) -> list[Chain]:
         events, owners = buffer.events, buffer.owners
         buffer.events, buffer.owners, buffer.size = [], [], 0
         return self._send_events(buffer.prefix, events, owners)

@@ -8,23 +8,30 @@ from __future__ import annotations
 
 import json
 import logging
-import random
+import queue
+import threading
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
 
 from .. import __version__
+from ..retry import RETRYABLE_STATUS, backoff_delay, retry_after
 from ..unreachable import untrusted_certificate, untrusted_message
-from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink, BodyTooLarge
+from .base import (
+    DEFAULT_BATCH_BYTES,
+    DEFAULT_BATCH_EVENTS,
+    BatchingSink,
+    BodyTooLarge,
+    Chain,
+    PendingBody,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TRUNK_URL = "https://api.trunk.io"
 TRACK_EVENTS_PATH = "/v1/metrics/trackEvents"
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class TrunkRefused(RuntimeError):
@@ -67,6 +74,10 @@ class TrunkSink(BatchingSink):
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._sleep = sleep
+        self._work: queue.Queue[tuple[bytes, list[bytes], list[Chain]] | None] = queue.Queue(2)
+        self._delivered: queue.SimpleQueue[Chain] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._worker: threading.Thread | None = None
         self._client = httpx.Client(
             timeout=timeout,
             verify=verify,
@@ -78,7 +89,58 @@ class TrunkSink(BatchingSink):
         )
 
     def close(self) -> None:
+        if self._worker is not None:
+            self._work.put(None)
+            self._worker.join()
+            self._worker = None
         self._client.close()
+
+    # ---- pipelining: read the platform while the previous body is being uploaded -----
+
+    def _send(self, buffer: PendingBody) -> list[Chain]:
+        """Hand the body to the upload thread (at most two waiting) and collect results.
+
+        One thread, first in first out: bodies reach Trunk in the order they were made,
+        so a parent is never sent after its child.
+        """
+        events, owners = buffer.events, buffer.owners
+        buffer.events, buffer.owners, buffer.size = [], [], 0
+        self._raise_upload_error()
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._upload, name="trunk-upload", daemon=True)
+            self._worker.start()
+        self._work.put((buffer.prefix, events, owners))
+        return self._collect_delivered()
+
+    def flush(self) -> list[Chain]:
+        done = super().flush()
+        self._work.join()
+        self._raise_upload_error()
+        return done + self._collect_delivered()
+
+    def _upload(self) -> None:
+        while True:
+            item = self._work.get()
+            try:
+                if item is None:
+                    return
+                if self._error is None:  # after a fatal answer, nothing more is sent
+                    for chain in self._send_events(*item):
+                        self._delivered.put(chain)
+            except BaseException as exc:  # handed to the caller's thread
+                self._error = exc
+            finally:
+                self._work.task_done()
+
+    def _collect_delivered(self) -> list[Chain]:
+        done: list[Chain] = []
+        while not self._delivered.empty():
+            done.append(self._delivered.get_nowait())
+        return done
+
+    def _raise_upload_error(self) -> None:
+        if self._error is not None:
+            raise self._error
 
     def _deliver(self, body: bytes, events: int) -> bool:
         deadline = time.monotonic() + self.retry_budget
@@ -106,8 +168,8 @@ class TrunkSink(BatchingSink):
                         raise TrunkRefused(f"Trunk answered 404 for {self.url}: check --trunk-url")
                     self._dead_letter(body, status, response.text)
                     return False
-                problem, wait = f"HTTP {status}", _retry_after(response)
-            delay = self._backoff(attempt, wait)
+                problem, wait = f"HTTP {status}", retry_after(response.headers)
+            delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, wait)
             if time.monotonic() + delay > deadline:
                 raise DeliveryFailed(
                     f"Trunk still failing after {attempt} attempts ({problem}); "
@@ -116,12 +178,6 @@ class TrunkSink(BatchingSink):
             log.warning("Trunk upload failed (%s); retry %d in %.1fs", problem, attempt, delay)
             self.stats.retries += 1
             self._sleep(delay)
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Full-jitter exponential backoff, never sooner than the server asked."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        delay = random.uniform(ceiling / 2, ceiling)
-        return max(delay, retry_after) if retry_after is not None else delay
 
     def _dead_letter(self, body: bytes, status: int, message: str) -> None:
         """Keep a refused body, with Trunk's reason, where a person can find and replay it."""
@@ -138,18 +194,3 @@ class TrunkSink(BatchingSink):
 def _count(body: bytes) -> str:
     events = body.count(b'"chainId":')
     return f"{events} events"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds the server asked us to wait: a number or an HTTP date."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None

@@ -7,11 +7,9 @@ it honour ``Retry-After``, bound its waiting, and count every request it makes.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -19,12 +17,12 @@ import httpx
 
 from .. import __version__
 from ..errors import ComeBackLater, RemoteError
+from ..retry import RETRYABLE_STATUS, backoff_delay, retry_after
 from ..unreachable import untrusted_certificate, untrusted_message
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://circleci.com/api/v2"
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 MAX_PAGES = 10_000
 """A server that keeps handing out page tokens must not keep us here forever."""
 
@@ -117,8 +115,8 @@ class CircleCIClient:
                     raise NotFound(path)
                 if status not in RETRYABLE_STATUS:
                     raise RemoteError(f"CircleCI answered HTTP {status} for {path}")
-                problem, asked = f"HTTP {status}", retry_after(response)
-            delay = self._backoff(attempt, asked)
+                problem, asked = f"HTTP {status}", retry_after(response.headers)
+            delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, asked)
             if time.monotonic() + delay > deadline:
                 raise ComeBackLater(
                     f"CircleCI still failing after {attempt} attempts ({problem} for {path}); "
@@ -151,31 +149,10 @@ class CircleCIClient:
             query["page-token"] = token
         raise Malformed(f"{path}: more than {MAX_PAGES} pages")
 
-    def _backoff(self, attempt: int, asked: float | None) -> float:
-        """Full-jitter exponential backoff, never sooner than the server asked."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        delay = random.uniform(ceiling / 2, ceiling)
-        return max(delay, asked) if asked is not None else delay
-
 
 def path_segment(value: str) -> str:
     """A project slug or id as it goes into a URL path (slashes kept, the rest quoted)."""
     return quote(value, safe="/")
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds the server asked us to wait: a number or an HTTP date."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _json_object(response: httpx.Response, path: str) -> dict[str, Any]:

@@ -123,6 +123,8 @@ class GitHubCollector:
         self.env = env
         self.events = 0
         """Events of the runs handed on (one per node), for the Action's output."""
+        self.position: float | None = None
+        """How far a one-repository backfill has listed, 0 to 1 (the progress line's ETA)."""
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
         try:
@@ -224,8 +226,13 @@ class GitHubCollector:
         ceiling: datetime | None = None  # the cursor never passes a run still going
         pending: list[_Span] = []
         cache = _StateEtags(state, source)
+        end = self.query.until or self.now
+        single = len(self.query.repos) == 1 and not self.query.orgs
         for listed in walk(self.client, path, params, window, cache, self.now):
             self._advance(state, source, skip, pending, span_since)
+            if single and end > start:
+                listed_to = min(listed.window.end or end, end)
+                self.position = max(0.0, (listed_to - start) / (end - start))
             span = _Span(listed.window.end or self.now)
             for run in listed.runs:
                 if isinstance(run, dict) and not is_finished(run):

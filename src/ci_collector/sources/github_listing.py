@@ -84,6 +84,9 @@ def walk(
     if total >= RESULT_CAP:
         halves = window.split(now)
         if halves is not None:
+            # This generator stays suspended while its halves are listed; holding on to
+            # its first page (100 full runs) at every level made memory grow with history.
+            del first
             log.debug("%s: %d runs created %s; splitting", path, total, window.query())
             for half in halves:
                 yield from walk(client, path, params, half, cache, now)

@@ -1,0 +1,129 @@
+"""``ci-collector report``: what CI dashboards answer, from the local store, with no account."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import UserError
+from ..eventstore import EventStore, load_request_bodies
+from ..report import ReportQuery, build_report
+from ..report.render_html import render_html
+from ..report.render_json import render_json
+from ..report.render_text import render_text
+from ..state import default_state_path
+from ..times import WHEN
+
+_SPAN = re.compile(r"^\s*(\d+)\s*(h|d|w)\s*$", re.IGNORECASE)
+_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+class Span(click.ParamType[timedelta]):
+    """A window length: ``30d``, ``12h``, ``2w``."""
+
+    name = "SPAN"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        match = _SPAN.match(str(value))
+        if not match or int(match.group(1)) == 0:
+            self.fail(f"{value!r} is not a window length like 30d, 12h or 2w", param, ctx)
+        return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+
+
+@click.command("report")
+@click.option("--window", type=Span(), default="30d", show_default=True,
+              help="How far back to look; the trend compares with the window before it.")
+@click.option("--until", type=WHEN, default=None,
+              help="End of the window (date, time or age like 7d) [default: now].")
+@click.option("--repo", metavar="OWNER/NAME", help="Only this repository.")
+@click.option("--branch", help="Only runs of this branch.")
+@click.option("--platform", type=click.Choice(["github_actions", "jenkins", "circleci"]),
+              help="Only this CI platform.")
+@click.option("--default-branch", "default_branches", multiple=True, metavar="NAME",
+              help="Branch names of the 'default branch' class (repeatable) "
+                   "[default: main, master].")
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="Rows in the flaky-job and slowest-step lists.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "html"]),
+              default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              help="Write the report here [default: stdout].")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False, exists=True),
+              help="Report on a JSON-lines file of request bodies (an --output dry run) "
+                   "instead of the local store.")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False),
+              envvar="CI_COLLECTOR_STATE",
+              help=f"State file holding the store [env CI_COLLECTOR_STATE; default "
+                   f"{default_state_path()}].")
+def report(
+    window: timedelta, until: datetime | None, repo: str | None, branch: str | None,
+    platform: str | None, default_branches: tuple[str, ...], limit: int,
+    output_format: str, output: str, input_path: str | None, state_path: str | None,
+) -> int:
+    """Success rate, durations, queue time, MTTR, flaky jobs and slow steps, per workflow.
+
+    Reads the events stored by a collector run without TRUNK_API_TOKEN (or with --store).
+    """
+    store = _open_store(input_path, state_path)
+    try:
+        end = until or datetime.now(timezone.utc)
+        end_ms = int(end.timestamp() * 1000)
+        query = ReportQuery(
+            start_ms=end_ms - int(window.total_seconds() * 1000), end_ms=end_ms,
+            repo=repo, branch=branch, platform=platform,
+            default_branches=default_branches or ("main", "master"), limit=limit,
+        )
+        second = store.reader()
+        try:
+            result = build_report(store.db, query, second)
+        finally:
+            if second is not None:
+                second.close()
+    finally:
+        store.close()
+    if output_format == "json":
+        text = render_json(result)
+    elif output_format == "html":
+        text = render_html(result)
+    else:
+        text = render_text(result, color=output == "-" and sys.stdout.isatty())
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"--output {output}: {exc.strerror or exc}") from None
+        click.echo(f"report written to {output}", err=True)
+    return 0
+
+
+def _open_store(input_path: str | None, state_path: str | None) -> EventStore:
+    if input_path is not None:
+        store = EventStore(":memory:")
+        try:
+            with open(input_path, encoding="utf-8") as lines:
+                load_request_bodies(store, lines, input_path)
+        except (OSError, UnicodeDecodeError) as exc:
+            store.close()
+            raise UserError(f"--input {input_path}: {exc}") from None
+        except BaseException:
+            store.close()
+            raise
+        return store
+    path = Path(state_path) if state_path else default_state_path()
+    if not path.exists():
+        raise UserError(
+            f"no local store at {path}: run a collector without TRUNK_API_TOKEN (or with "
+            "--store) first, or pass --input FILE.jsonl"
+        )
+    return EventStore(path)
