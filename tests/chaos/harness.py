@@ -127,6 +127,18 @@ class Reference:
             assert len(self.by_run[key]) == count, f"{key}: {count} events in the state"
 
 
+def _difference(got: bytes, expected: bytes) -> str:
+    """The top-level fields (and tags) that differ, for the failure message."""
+    a, b = json.loads(got), json.loads(expected)
+    fields = [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in sorted(set(a) | set(b))
+              if k != "payload" and a.get(k) != b.get(k)]
+    tags_a = {t["k"]: t["v"] for t in a.get("payload", {}).get("tags", [])}
+    tags_b = {t["k"]: t["v"] for t in b.get("payload", {}).get("tags", [])}
+    fields += [f"tag {k}: {tags_a.get(k)!r} != {tags_b.get(k)!r}"
+               for k in sorted(set(tags_a) | set(tags_b)) if tags_a.get(k) != tags_b.get(k)]
+    return "; ".join(fields) or "payload"
+
+
 def _parent(raw: bytes) -> str | None:
     parent = json.loads(raw).get("parent")
     return parent["eventId"] if isinstance(parent, dict) else None
@@ -236,7 +248,9 @@ def check_final(
         tally.problems.append(f"re-sent with other content: {trunk.conflicts[:5]}")
     for eid in received & set(reference.events):
         if trunk.events[eid] != reference.events[eid]:
-            tally.problems.append(f"event {eid} differs from the reference")
+            difference = _difference(trunk.events[eid], reference.events[eid])
+            tally.problems.append(
+                f"event {eid} of {reference.owner[eid]} differs from the reference: {difference}")
     for key in world.unfinished:
         if event_id(key) in received:
             tally.problems.append(f"an event of unfinished run {key} was sent")

@@ -190,17 +190,25 @@ def _circleci(rng: random.Random) -> World:
     world = World("circleci", world_model.server, [
         "circleci", "--project-slug", SLUG, "--circleci-api-url", world_model.api_url,
     ], env={"CIRCLECI_TOKEN": CIRCLECI_TOKEN}, unfinished=unfinished)
-    jobs_path = re.compile(r"^/api/v2/workflow/([^/]+)/job")
+    listed_after = re.compile(r"^/api/v2/(?:workflow/([^/]+)/job|pipeline/([^/]+)/workflow)")
 
     def delete(request: Request) -> bool:
-        match = jobs_path.match(request.path)
-        if match is None or match.group(1) not in world_model.jobs:
+        """CircleCI's retention drops whole pipelines (workflows are never deleted alone,
+        and dropping one would renumber the re-runs of its siblings)."""
+        match = listed_after.match(request.path)
+        if match is None:
             return False
-        workflow_id = match.group(1)
-        del world_model.jobs[workflow_id]
-        for workflows in world_model.workflows.values():
-            workflows[:] = [w for w in workflows if w["id"] != workflow_id]
-        world.deleted.add(_circleci_key(workflow_id))
+        workflow_id, pipeline_id = match.groups()
+        if workflow_id is not None:
+            pipeline_id = next((p for p, flows in world_model.workflows.items()
+                                if any(w["id"] == workflow_id for w in flows)), None)
+        if pipeline_id is None or pipeline_id not in world_model.workflows:
+            return False
+        for workflow in world_model.workflows.pop(pipeline_id):
+            world_model.jobs.pop(workflow["id"], None)
+            world.deleted.add(_circleci_key(workflow["id"]))
+        # it stays in the pipeline list: the stand-in pages by offset, and taking an item
+        # out would shift pages in a way CircleCI's opaque page tokens do not
         return True
 
     world.deleter = delete
