@@ -31,6 +31,12 @@ class Reply:
 
 
 Handler = Callable[[Request], Reply]
+Intercept = Callable[[Request, Callable[[], Reply]], Reply]
+"""A fault hook: sees each request and a thunk giving the real answer; returns what to send.
+
+It may answer instead of the server (a 503, a drop), or call the thunk and spoil the
+result (truncate the body, delay it, drop it after the server acted on the request).
+"""
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -46,6 +52,7 @@ class LoopbackServer:
 
     def __init__(self, handle: Handler) -> None:
         self.handle = handle
+        self.intercept: Intercept | None = None
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         server = self
@@ -65,7 +72,11 @@ class LoopbackServer:
                 )
                 with server._lock:
                     server.requests.append(request)
-                reply = server.handle(request)
+                intercept = server.intercept
+                if intercept is None:
+                    reply = server.handle(request)
+                else:
+                    reply = intercept(request, lambda: server.handle(request))
                 if reply.delay:
                     threading.Event().wait(reply.delay)
                 if reply.drop:  # shut down, not just close: rfile/wfile keep the socket open

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -72,7 +73,7 @@ def github(**options: Any) -> int:
     config = DeliveryConfig.from_options(options)
     query = _query(options)
     client = GitHubClient(
-        options["github_api_url"],
+        _api_url(options["github_api_url"]),
         options["github_token"] or None,
         timeout=config.timeout,
         max_wait=options["max_wait"],
@@ -86,6 +87,13 @@ def github(**options: Any) -> int:
         if options["github_output"]:
             with Path(options["github_output"]).open("a", encoding="utf-8") as out:
                 out.write(f"events={collector.events}\n")
+
+
+def _api_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"--github-api-url {text!r} is not an http(s) URL")
+    return text
 
 
 def _query(options: dict[str, Any]) -> GitHubQuery:

@@ -16,6 +16,7 @@ import httpx
 
 from .. import __version__
 from ..retry import RETRYABLE_STATUS, backoff_delay, retry_after
+from ..unreachable import untrusted_certificate, untrusted_message
 from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink, BodyTooLarge
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,9 @@ class TrunkSink(BatchingSink):
             try:
                 response = self._client.post(self.url, content=body)
             except httpx.TransportError as exc:  # timeouts, resets, refused connections
+                reason = untrusted_certificate(exc)
+                if reason is not None:  # waiting will not make the certificate trusted
+                    raise TrunkRefused(untrusted_message("Trunk", self.url, reason)) from None
                 problem, wait = f"{type(exc).__name__}", None
             else:
                 status = response.status_code

@@ -18,6 +18,7 @@ import httpx
 from .. import __version__
 from ..errors import ComeBackLater, RemoteError
 from ..retry import RETRYABLE_STATUS, backoff_delay, retry_after
+from ..unreachable import untrusted_certificate, untrusted_message
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class CircleCIClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.stats = ClientStats()
+        self._answered = False
         self._sleep = sleep
         self._client = httpx.Client(
             timeout=timeout,
@@ -92,8 +94,15 @@ class CircleCIClient:
             try:
                 response = self._client.get(url, params=params)
             except httpx.TransportError as exc:
+                reason = untrusted_certificate(exc)
+                if reason is not None:
+                    raise RemoteError(untrusted_message("CircleCI", self.api_url, reason)) from None
+                if isinstance(exc, httpx.ConnectError) and not self._answered:
+                    # nothing has ever answered: a wrong URL or no network, not a busy API
+                    raise RemoteError(f"cannot reach CircleCI at {self.api_url}") from None
                 problem, asked = type(exc).__name__, None
             else:
+                self._answered = True
                 status = response.status_code
                 if 200 <= status < 300:
                     return _json_object(response, path)

@@ -24,6 +24,7 @@ from urllib3.util.retry import Retry
 from .. import __version__, secrets
 from ..errors import ComeBackLater, RemoteError
 from ..times import ms_to_iso
+from ..unreachable import never_connected, untrusted_certificate, untrusted_message
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,13 @@ class GitHubClient:
                     "GET", path, params, dict(headers)
                 )
             except (requests.RequestException, OSError) as exc:
+                reason = untrusted_certificate(exc)
+                if reason is not None:
+                    raise RemoteError(untrusted_message("GitHub", self.api_url, reason)) from None
+                if not self.budget.requests and never_connected(exc):
+                    raise RemoteError(
+                        f"cannot reach GitHub at {self.api_url}: {type(exc).__name__}"
+                    ) from None
                 raise ComeBackLater(
                     f"GitHub at {self.api_url} did not answer GET {path}: {type(exc).__name__}"
                 ) from None

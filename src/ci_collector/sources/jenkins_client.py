@@ -2,15 +2,17 @@
 
 python-jenkins has no ``tree=`` helper and its build getters over-fetch, so every
 request here is built by hand and sent through `Jenkins.jenkins_request` (which keeps
-its auth and crumb handling). Every failure becomes one of three things the collector
-can act on: `BuildGone` (404: skip that build), `RemoteError` (Jenkins is unusable),
-or `UserError` (the URL or credentials are wrong).
+its auth and crumb handling). Every failure becomes one of four things the collector
+can act on: `BuildGone` (404: skip that build), `ComeBackLater` (busy, timing out or
+dropping connections even after two retries), `RemoteError` (Jenkins is unusable), or
+`UserError` (the URL or credentials are wrong).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +21,11 @@ from urllib.parse import quote, urlsplit
 import jenkins
 import requests
 from requests import exceptions as req_exc
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
-from ..errors import RemoteError, UserError
+from ..errors import ComeBackLater, RemoteError, UserError
+from ..unreachable import never_connected, untrusted_certificate, untrusted_message
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,9 @@ JOB_FIELDS = "property[projectUrl]"
 """The GitHub project property, the fallback source of a job's repository."""
 
 DISCOVERY_DEPTH = 8
+
+TRANSIENT_STATUS = (429, 500, 502, 503, 504)
+"""Answers worth asking again: a proxy or a busy controller, not a wrong request."""
 
 
 def _jobs_tree(depth: int) -> str:
@@ -117,6 +125,14 @@ class JenkinsClient:
         self.server = jenkins.Jenkins(self.base, username=user, password=token, timeout=timeout)
         if not verify:
             self.server._session.verify = False
+        # Retry what a busy controller or a flaky proxy gets wrong, a little, before
+        # ending the poll with "come back later" (what was delivered is kept).
+        retries = HTTPAdapter(max_retries=Retry(
+            total=2, backoff_factor=0.25, status_forcelist=TRANSIENT_STATUS,
+            allowed_methods=frozenset({"GET"}), raise_on_status=False,
+        ))
+        self.server._session.mount("http://", retries)
+        self.server._session.mount("https://", retries)
         self.requests = 0
         self.server._session.hooks["response"].append(self._count)
         self.blue_ocean = True
@@ -133,13 +149,32 @@ class JenkinsClient:
         except jenkins.NotFoundException:
             raise BuildGone(what or path) from None
         except jenkins.TimeoutException:
-            raise RemoteError(f"Jenkins at {self.base} timed out ({what or path})") from None
-        except req_exc.ConnectionError:
-            raise RemoteError(f"cannot reach Jenkins at {self.base}") from None
+            raise ComeBackLater(
+                f"Jenkins at {self.base} timed out ({what or path}); run again later"
+            ) from None
+        except req_exc.ConnectionError as exc:
+            reason = untrusted_certificate(exc)
+            if reason is not None:
+                raise RemoteError(untrusted_message("Jenkins", self.base, reason)) from None
+            if not self.requests and never_connected(exc):
+                raise RemoteError(f"cannot reach Jenkins at {self.base}") from None
+            raise ComeBackLater(
+                f"Jenkins at {self.base} dropped the connection ({what or path}); run again later"
+            ) from None
         except req_exc.HTTPError as exc:
-            code = exc.response.status_code if exc.response is not None else "?"
+            code = exc.response.status_code if exc.response is not None else 0
+            if code in TRANSIENT_STATUS:
+                raise ComeBackLater(
+                    f"Jenkins answered HTTP {code} for {what or path}; run again later"
+                ) from None
             raise RemoteError(f"Jenkins answered HTTP {code} for {what or path}") from None
         except jenkins.JenkinsException as exc:
+            # python-jenkins words a 500 like a 401/403 ("Possibly authentication failed")
+            status = re.search(r"\[(\d{3})\]", str(exc))
+            if status is not None and int(status.group(1)) in TRANSIENT_STATUS:
+                raise ComeBackLater(
+                    f"Jenkins answered HTTP {status.group(1)} for {what or path}; run again later"
+                ) from None
             if "authentication" in str(exc).lower():
                 raise UserError(
                     f"Jenkins at {self.base} refused the credentials "
