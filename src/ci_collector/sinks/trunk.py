@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from .. import __version__
-from ..retry import RETRYABLE_STATUS, backoff_delay, retry_after
+from ..retry import RETRYABLE_STATUS, RetryClock, retry_after
 from ..unreachable import untrusted_certificate, untrusted_message
 from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink, BodyTooLarge
 
@@ -79,10 +79,9 @@ class TrunkSink(BatchingSink):
         self._client.close()
 
     def _deliver(self, body: bytes, events: int) -> bool:
-        deadline = time.monotonic() + self.retry_budget
-        attempt = 0
+        clock = RetryClock(self.retry_budget, self.backoff_base, self.backoff_cap, self._sleep)
         while True:
-            attempt += 1
+            clock.start_attempt()
             self.stats.requests += 1
             try:
                 response = self._client.post(self.url, content=body)
@@ -105,15 +104,12 @@ class TrunkSink(BatchingSink):
                     self._dead_letter(body, status, response.text)
                     return False
                 problem, wait = f"HTTP {status}", retry_after(response.headers)
-            delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, wait)
-            if time.monotonic() + delay > deadline:
+            if clock.pause("Trunk upload", problem, wait) is None:
                 raise DeliveryFailed(
-                    f"Trunk still failing after {attempt} attempts ({problem}); "
+                    f"Trunk still failing after {clock.attempts} attempts ({problem}); "
                     "nothing was marked delivered, run again later"
                 )
-            log.warning("Trunk upload failed (%s); retry %d in %.1fs", problem, attempt, delay)
             self.stats.retries += 1
-            self._sleep(delay)
 
     def _dead_letter(self, body: bytes, status: int, message: str) -> None:
         """Keep a refused body, with Trunk's reason, where a person can find and replay it."""

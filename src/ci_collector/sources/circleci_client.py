@@ -17,7 +17,7 @@ import httpx
 
 from .. import __version__
 from ..errors import ComeBackLater, RemoteError
-from ..retry import RETRYABLE_STATUS, backoff_delay, retry_after
+from ..retry import RETRYABLE_STATUS, RetryClock, retry_after
 from ..unreachable import untrusted_certificate, untrusted_message
 
 log = logging.getLogger(__name__)
@@ -86,10 +86,9 @@ class CircleCIClient:
     def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         """One JSON object from `path` (relative to the API URL); retries what is worth it."""
         url = f"{self.api_url}{path}"
-        deadline = time.monotonic() + self.retry_budget
-        attempt = 0
+        clock = RetryClock(self.retry_budget, self.backoff_base, self.backoff_cap, self._sleep)
         while True:
-            attempt += 1
+            clock.start_attempt()
             self.stats.requests += 1
             try:
                 response = self._client.get(url, params=params)
@@ -116,16 +115,14 @@ class CircleCIClient:
                 if status not in RETRYABLE_STATUS:
                     raise RemoteError(f"CircleCI answered HTTP {status} for {path}")
                 problem, asked = f"HTTP {status}", retry_after(response.headers)
-            delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, asked)
-            if time.monotonic() + delay > deadline:
+            delay = clock.pause(f"CircleCI request {path}", problem, asked)
+            if delay is None:
                 raise ComeBackLater(
-                    f"CircleCI still failing after {attempt} attempts ({problem} for {path}); "
-                    "state is saved, run again later"
+                    f"CircleCI still failing after {clock.attempts} attempts ({problem} for "
+                    f"{path}); state is saved, run again later"
                 )
-            log.warning("CircleCI request failed (%s); retry %d in %.1fs", problem, attempt, delay)
             self.stats.retries += 1
             self.stats.waited_seconds += delay
-            self._sleep(delay)
 
     def items(self, path: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a ``{items, next_page_token}`` listing, one page at a time.
