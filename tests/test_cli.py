@@ -32,11 +32,13 @@ from tests.runs import make_run
 @click.option("--since", type=times.WHEN, envvar="CI_COLLECTOR_SINCE")
 @delivery_options
 def tiny(since, **options):
-    """A stand-in collector: two runs of one repo."""
+    """A stand-in collector: two runs of one repo, skipping those already delivered."""
     config = DeliveryConfig.from_options(options)
     if since is not None:
         click.echo(f"since={since.isoformat()}", err=True)
-    return collect(config, lambda state, skip: (make_run(n) for n in (1, 2)))
+    runs = (make_run(n) for n in (1, 2))
+    return collect(config, lambda state, skip: (
+        run for run in runs if not state.is_delivered(run.natural_key)))
 
 cli.add_command(tiny)
 main(sys.argv[1:])
@@ -116,6 +118,24 @@ def test_no_destination_keeps_events_in_the_local_store(tmp_path: Path) -> None:
     shown = run_cli("report", "--state", state, "--window", "3650d", "--format", "json")
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["totals"]["total_runs"] == 2
+
+
+def test_runs_kept_only_locally_are_still_sent_once_a_token_is_given(
+    trunk: TrunkStandIn, tmp_path: Path
+) -> None:
+    """Quickstart without a token, then TRUNK_API_TOKEN: nothing is skipped as delivered."""
+    state = str(tmp_path / "s.sqlite")
+    local = run_tiny("tiny", "--state", state)
+    assert local.returncode == 0, local.stderr
+    env = {"TRUNK_API_TOKEN": TOKEN, "TRUNK_API_URL": trunk.url}
+    sent = run_tiny("tiny", "--state", state, env=env)
+    assert sent.returncode == 0, sent.stderr
+    assert len(trunk.events) == 8
+    again = run_tiny("tiny", "--state", state, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "sent 0 events" in again.stderr  # and now Trunk's own record holds
+    shown = run_cli("state", "show", "--state", state)
+    assert "store:" in shown.stdout  # both destinations are listed apart
 
 
 def test_dry_run_to_stdout_with_options_from_the_environment(tmp_path: Path) -> None:

@@ -75,10 +75,16 @@ class SourceSummary:
 
 
 class State:
-    """The state file. Use as a context manager, or call `close`."""
+    """The state file. Use as a context manager, or call `close`.
 
-    def __init__(self, path: str | Path) -> None:
+    `namespace` keeps destinations apart in one file: what went only to the local store
+    (``store:``) is not "delivered" for Trunk, so adding a token later still sends it.
+    Every source, run key and cached URL is stored under the namespace.
+    """
+
+    def __init__(self, path: str | Path, namespace: str = "") -> None:
         self.path = Path(path)
+        self.namespace = namespace
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -127,7 +133,7 @@ class State:
     def is_delivered(self, run_key: str, fingerprint: str = "") -> bool:
         """True when this attempt was delivered (with this fingerprint, if one is given)."""
         row = self._db.execute(
-            "SELECT fingerprint FROM delivered WHERE run_key = ?", (run_key,)
+            "SELECT fingerprint FROM delivered WHERE run_key = ?", (self.namespace + run_key,)
         ).fetchone()
         return row is not None and (not fingerprint or row[0] == fingerprint)
 
@@ -138,7 +144,8 @@ class State:
         """Record ``(run_key, source, fingerprint, events)`` attempts in one transaction."""
         now = _now()
         with self._transaction():
-            for run_key, source, fingerprint, events in attempts:
+            for bare_key, bare_source, fingerprint, events in attempts:
+                run_key, source = self.namespace + bare_key, self.namespace + bare_source
                 new = self._db.execute(
                     "SELECT 1 FROM delivered WHERE run_key = ?", (run_key,)
                 ).fetchone() is None
@@ -161,14 +168,16 @@ class State:
             row = self._db.execute("SELECT count(*) FROM delivered").fetchone()
         else:
             row = self._db.execute(
-                "SELECT count(*) FROM delivered WHERE source = ?", (source,)
+                "SELECT count(*) FROM delivered WHERE source = ?", (self.namespace + source,)
             ).fetchone()
         return int(row[0])
 
     # ---- cursors --------------------------------------------------------------------
 
     def cursor(self, source: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT cursor FROM sources WHERE source = ?", (source,)).fetchone()
+        row = self._db.execute(
+            "SELECT cursor FROM sources WHERE source = ?", (self.namespace + source,)
+        ).fetchone()
         if row is None or row[0] is None:
             return None
         value = json.loads(row[0])
@@ -181,7 +190,7 @@ class State:
             self._db.execute(
                 "INSERT INTO sources(source, cursor) VALUES (?, ?)"
                 " ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor",
-                (source, text),
+                (self.namespace + source, text),
             )
 
     def record_success(self, source: str) -> None:
@@ -189,13 +198,14 @@ class State:
             self._db.execute(
                 "INSERT INTO sources(source, last_success) VALUES (?, ?)"
                 " ON CONFLICT(source) DO UPDATE SET last_success = excluded.last_success",
-                (source, _now()),
+                (self.namespace + source, _now()),
             )
 
     # ---- conditional requests -------------------------------------------------------
 
     def etag(self, url: str) -> tuple[str, bytes] | None:
         """The ETag and body of a list page, so a 304 can be answered from here."""
+        url = self.namespace + url
         row = self._db.execute("SELECT etag, body FROM etags WHERE url = ?", (url,)).fetchone()
         if row is None:
             return None
@@ -209,7 +219,8 @@ class State:
                 "INSERT INTO etags(url, source, etag, body, used_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, body = excluded.body,"
                 " used_at = excluded.used_at",
-                (url, source, etag, zlib.compress(body), time.time()),
+                (self.namespace + url, self.namespace + source, etag, zlib.compress(body),
+                 time.time()),
             )
 
     def prune_etags(self, unused_for: float = ETAG_TTL_SECONDS) -> int:

@@ -119,6 +119,8 @@ class DeliveryConfig:
 
 RunSource = Callable[[State, SkipPolicy], Iterable[Run]]
 
+STORE_NAMESPACE = "store:"
+
 
 def state_path(config: DeliveryConfig) -> Path:
     return Path(config.state_path) if config.state_path else default_state_path()
@@ -128,7 +130,9 @@ def open_state(config: DeliveryConfig) -> State:
     """The user's state file, or a throwaway one for a dry run (so it is repeatable)."""
     if config.dry_run:
         return State(":memory:")
-    return State(state_path(config))
+    # Only-local runs are remembered apart from Trunk deliveries: a token added later
+    # still sends everything the local store already has.
+    return State(state_path(config), namespace="" if config.trunk_token else STORE_NAMESPACE)
 
 
 def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
