@@ -66,6 +66,7 @@ def deliver(
     skip: SkipPolicy | None = None,
     on_delivered: Callable[[list[Chain]], None] | None = None,
     on_progress: Callable[[Summary], None] | None = None,
+    summary: Summary | None = None,
 ) -> Summary:
     """Map and send every run; `on_delivered` gets the chains the sink fully accepted.
 
@@ -73,7 +74,7 @@ def deliver(
     record a whole batch in one transaction).
     """
     skip = skip or SkipPolicy()
-    summary = Summary()
+    summary = summary if summary is not None else Summary()  # the caller's, to report a stop
 
     def settle(done: list[Chain]) -> None:
         summary.delivered_runs += len(done)

@@ -117,3 +117,16 @@ def test_rate_limit_far_away_exits_75_naming_the_reset(
     assert result.returncode == 75
     assert "resets at 2100-01-01T00:00:00Z" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_poll_cut_short_by_the_rate_limit_says_what_got_through(
+    github: GitHubServer, trunk: TrunkStandIn, tmp_path: Path
+) -> None:
+    github.remaining = 3  # the list page and two jobs pages, then limited for a long time
+    github.reset_epoch = 4_102_444_800
+    result = collect(github, "--state", str(tmp_path / "state.sqlite"), trunk=trunk)
+    assert result.returncode == 75
+    delivered = len({event["chainId"] for event in trunk.all_events()})
+    assert delivered >= 1
+    assert f"of {delivered} runs" in result.stderr  # the summary line, before the error
+    assert result.stderr.splitlines()[-1].startswith("ci-collector: error: ")

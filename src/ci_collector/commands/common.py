@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import logs, secrets
-from ..errors import ComeBackLater, RemoteError, UserError
+from ..errors import CollectorError, ComeBackLater, RemoteError, UserError
 from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
 from ..progress import Progress
@@ -173,20 +173,25 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
                 for chain in chains
             )
 
+        summary = Summary()
         try:
             with Progress(
                 "collecting",
                 interactive=_interactive(config),
                 position=lambda: getattr(source, "position", None),
             ) as progress:
-                summary = deliver(
+                deliver(
                     source(state, skip), sink, skip=skip, on_delivered=remember,
-                    on_progress=progress,
+                    on_progress=progress, summary=summary,
                 )
         except TrunkRefused as exc:
             raise RemoteError(str(exc)) from None
         except DeliveryFailed as exc:
             raise ComeBackLater(str(exc)) from None
+        except CollectorError:
+            if summary.delivered_runs:  # stopped early (a rate limit): say what got through
+                report(summary, sink, config)
+            raise
         finally:
             sink.close()
         report(summary, sink, config)
