@@ -201,3 +201,16 @@ def test_cached_pages_unused_for_a_week_are_pruned(path: Path) -> None:
     with State(path) as state:  # opening prunes
         assert state.etag("old") is None
         assert state.etag("fresh") == ("e", b"fresh page")
+
+
+def test_namespaces_keep_destinations_apart(path: Path) -> None:
+    """What only the local store has is not delivered as far as Trunk is concerned."""
+    with State(path, namespace="store:") as local:
+        local.mark_delivered("run/1", SOURCE, "fp", 3)
+        local.set_cursor(SOURCE, {"last": 1})
+        assert local.is_delivered("run/1")
+        assert local.cursor(SOURCE) == {"last": 1}
+    with State(path) as trunk:
+        assert not trunk.is_delivered("run/1")
+        assert trunk.cursor(SOURCE) is None
+        assert [row.source for row in trunk.sources()] == [f"store:{SOURCE}"]
