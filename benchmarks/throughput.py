@@ -26,8 +26,8 @@ from ci_collector.mapper import map_run
 from ci_collector.model import Repo, Run
 from ci_collector.sinks.base import Chain, encode
 from ci_collector.sinks.trunk import TrunkSink
-from ci_collector.sources.github_mapping import build_run, slim_run
-from ci_collector.sources.jenkins_mapping import BuildContext, map_build
+from ci_collector.sources.github.mapping import build_run, slim_run
+from ci_collector.sources.jenkins.mapping import BuildContext, map_build
 from tests.servers.jenkins import JenkinsStandIn, Job
 
 REPO = Repo("github.com", "bench", "throughput")

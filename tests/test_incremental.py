@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from tests.github import scenarios as sc
 from tests.servers.base import Reply
 from tests.servers.github import GitHubModel, GitHubServer, running_github
 from tests.servers.trunk import TOKEN, TrunkStandIn
+from tests.sources.github import scenarios as sc
 
 RUNS = 240
 BATCH = 20

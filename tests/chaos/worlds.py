@@ -12,10 +12,16 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
 
 from ci_collector.model import Repo
-from ci_collector.sources.github_mapping import natural_key as github_key
-from ci_collector.sources.jenkins_mapping import natural_key as jenkins_key
+from ci_collector.sources.github.mapping import natural_key as github_key
+from ci_collector.sources.jenkins.mapping import natural_key as jenkins_key
 from tests.chaos.faults import Deleter
-from tests.jenkins.scenarios import (
+from tests.servers.base import LoopbackServer, Request
+from tests.servers.circleci import TOKEN as CIRCLECI_TOKEN
+from tests.servers.circleci import CircleCIWorld
+from tests.servers.github import GitHubModel, GitHubServer
+from tests.servers.github_bodies import job_body, run_body, standard_steps
+from tests.servers.jenkins import Build, JenkinsStandIn
+from tests.sources.jenkins.scenarios import (
     APP,
     APP_REMOTE,
     build_body,
@@ -24,12 +30,6 @@ from tests.jenkins.scenarios import (
     stage,
     user_cause,
 )
-from tests.servers.base import LoopbackServer, Request
-from tests.servers.circleci import TOKEN as CIRCLECI_TOKEN
-from tests.servers.circleci import CircleCIWorld
-from tests.servers.github import GitHubModel, GitHubServer
-from tests.servers.github_bodies import job_body, run_body, standard_steps
-from tests.servers.jenkins import Build, JenkinsStandIn
 
 PLATFORMS = ("github", "jenkins", "circleci")
 MINUTE = 60_000

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.github.scenarios import NAME, OWNER, bulk
 from tests.servers.base import Reply, Request
 from tests.servers.circleci import TOKEN as CIRCLECI_TOKEN
 from tests.servers.circleci import CircleCIWorld, running_circleci
@@ -25,6 +24,7 @@ from tests.servers.github_bodies import T0
 from tests.servers.jenkins import running_jenkins
 from tests.servers.trunk import TOKEN as TRUNK_TOKEN
 from tests.servers.trunk import TrunkStandIn
+from tests.sources.github.scenarios import NAME, OWNER, bulk
 
 CIRCLECI = {"CIRCLECI_TOKEN": CIRCLECI_TOKEN}
 

@@ -13,12 +13,12 @@ import pytest
 
 from ci_collector.errors import ComeBackLater, UserError
 from ci_collector.pipeline import SkipPolicy
-from ci_collector.sources.jenkins import JenkinsCollector, JenkinsOptions
-from ci_collector.sources.jenkins_client import JenkinsClient
+from ci_collector.sources.jenkins.client import JenkinsClient
+from ci_collector.sources.jenkins.source import JenkinsCollector, JenkinsOptions
 from ci_collector.state import State
-from tests.jenkins.scenarios import APP, populate
 from tests.servers.base import Reply, Request
 from tests.servers.jenkins import JenkinsStandIn, running_jenkins
+from tests.sources.jenkins.scenarios import APP, populate
 
 USER, TOKEN = "ci-bot", "jenkins-test-token-0123456789"
 

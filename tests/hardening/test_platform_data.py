@@ -18,10 +18,12 @@ from hypothesis import strategies as st
 
 from ci_collector.mapper import MappingError, map_run
 from ci_collector.model import Repo, Run
-from ci_collector.sources import circleci_mapping, github_mapping, jenkins_mapping
-from ci_collector.sources.circleci_mapping import Attempt, BadItem, Project
-from ci_collector.sources.github_mapping import MalformedRun
-from ci_collector.sources.jenkins_mapping import BuildContext, MalformedBuild
+from ci_collector.sources.circleci import mapping as circleci_mapping
+from ci_collector.sources.circleci.mapping import Attempt, BadItem, Project
+from ci_collector.sources.github import mapping as github_mapping
+from ci_collector.sources.github.mapping import MalformedRun
+from ci_collector.sources.jenkins import mapping as jenkins_mapping
+from ci_collector.sources.jenkins.mapping import BuildContext, MalformedBuild
 from tests.conftest import SHARED_FIXTURES
 from tests.hardening.mutations import spoiled
 

@@ -20,8 +20,6 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import CASSETTES, ROOT, run_cli
-from tests.github.scenarios import NAME, OWNER, bulk
-from tests.jenkins.scenarios import populate
 from tests.servers.base import Reply, Request
 from tests.servers.circleci import TOKEN as CIRCLECI_SERVER_TOKEN
 from tests.servers.circleci import CircleCIWorld, running_circleci
@@ -29,6 +27,8 @@ from tests.servers.github import GitHubModel, running_github
 from tests.servers.github_bodies import T0
 from tests.servers.jenkins import running_jenkins
 from tests.servers.trunk import TrunkStandIn, running_trunk
+from tests.sources.github.scenarios import NAME, OWNER, bulk
+from tests.sources.jenkins.scenarios import populate
 
 GITHUB_TOKEN = "ghp_SECRET_github_0123456789"
 TRUNK_TOKEN = "trunk_SECRET_trunk_0123456789"

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.github.scenarios import NAME, OWNER, bulk
-from tests.jenkins.scenarios import APP, SENT_BUILDS, populate
 from tests.servers.circleci import TOKEN as CIRCLECI_TOKEN
 from tests.servers.circleci import CircleCIWorld, running_circleci
 from tests.servers.github import GitHubModel, running_github
 from tests.servers.github_bodies import T0
 from tests.servers.jenkins import running_jenkins
+from tests.sources.github.scenarios import NAME, OWNER, bulk
+from tests.sources.jenkins.scenarios import APP, SENT_BUILDS, populate
 
 
 @dataclass

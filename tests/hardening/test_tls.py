@@ -21,8 +21,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import run_cli
-from tests.github.scenarios import NAME, OWNER, bulk
-from tests.jenkins.scenarios import populate
 from tests.servers.base import LoopbackServer
 from tests.servers.circleci import TOKEN as CIRCLECI_TOKEN
 from tests.servers.circleci import CircleCIWorld, running_circleci
@@ -31,6 +29,8 @@ from tests.servers.github_bodies import T0
 from tests.servers.jenkins import JenkinsStandIn, running_jenkins
 from tests.servers.trunk import TOKEN as TRUNK_TOKEN
 from tests.servers.trunk import TrunkStandIn
+from tests.sources.github.scenarios import NAME, OWNER, bulk
+from tests.sources.jenkins.scenarios import populate
 
 WARNING = "WARNING TLS certificate verification is OFF (--insecure)"
 

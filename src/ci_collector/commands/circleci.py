@@ -14,9 +14,9 @@ from .. import secrets
 from ..errors import UserError
 from ..model import Run
 from ..pipeline import SkipPolicy
-from ..sources.circleci import CircleCISource
-from ..sources.circleci_client import DEFAULT_API_URL, CircleCIClient
-from ..sources.circleci_mapping import Project, app_url_for, canonical_slug
+from ..sources.circleci.client import DEFAULT_API_URL, CircleCIClient
+from ..sources.circleci.mapping import Project, app_url_for, canonical_slug
+from ..sources.circleci.source import CircleCISource
 from ..state import State
 from ..times import WHEN
 from .common import DeliveryConfig, collect, delivery_options

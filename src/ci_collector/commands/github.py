@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import click
 
 from ..errors import UserError
-from ..sources.github import GitHubCollector, GitHubQuery, split_repo
-from ..sources.github_client import DEFAULT_API_URL, GitHubClient
+from ..sources.github.client import DEFAULT_API_URL, GitHubClient
+from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
 from ..times import WHEN
 from .common import DeliveryConfig, collect, delivery_options
 

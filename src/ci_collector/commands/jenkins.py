@@ -10,8 +10,8 @@ import click
 
 from .. import secrets
 from ..errors import UserError
-from ..sources.jenkins import JenkinsCollector, JenkinsOptions
-from ..sources.jenkins_client import JenkinsClient
+from ..sources.jenkins.client import JenkinsClient
+from ..sources.jenkins.source import JenkinsCollector, JenkinsOptions
 from ..sources.repos import RepoMap, parse_slug
 from ..times import WHEN
 from .common import DeliveryConfig, collect, delivery_options

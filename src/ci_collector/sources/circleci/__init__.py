@@ -1,0 +1,1 @@
+"""The circleci source: client (HTTP), mapping (platform JSON -> run tree), source (the stream)."""

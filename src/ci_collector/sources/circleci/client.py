@@ -1,0 +1,162 @@
+"""A small CircleCI API v2 client: the token header, page tokens, retries and rate limits.
+
+No SDK: the collector needs four GET endpoints, and owning the HTTP layer is what lets
+it honour ``Retry-After``, bound its waiting, and count every request it makes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import __version__
+from ...errors import ComeBackLater, RemoteError
+from ...retry import RETRYABLE_STATUS, RetryClock, retry_after
+from ...unreachable import untrusted_certificate, untrusted_message
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://circleci.com/api/v2"
+MAX_PAGES = 10_000
+"""A server that keeps handing out page tokens must not keep us here forever."""
+
+
+class NotFound(Exception):
+    """The API answered 404: the thing was deleted (or never visible to this token)."""
+
+
+class Malformed(Exception):
+    """The API answered 2xx with a body that is not the JSON object it documents."""
+
+
+@dataclass(slots=True)
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    waited_seconds: float = 0.0
+
+
+class CircleCIClient:
+    """GETs against one CircleCI API v2 base URL, with bounded retries on 429/5xx."""
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        timeout: float = 30.0,
+        verify: bool = True,
+        retry_budget: float = 300.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.retry_budget = retry_budget
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.stats = ClientStats()
+        self._answered = False
+        self._sleep = sleep
+        self._client = httpx.Client(
+            timeout=timeout,
+            verify=verify,
+            headers={
+                "Circle-Token": token,
+                "Accept": "application/json",
+                "User-Agent": f"ci-collector/{__version__}",
+            },
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> CircleCIClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """One JSON object from `path` (relative to the API URL); retries what is worth it."""
+        url = f"{self.api_url}{path}"
+        clock = RetryClock(self.retry_budget, self.backoff_base, self.backoff_cap, self._sleep)
+        while True:
+            clock.start_attempt()
+            self.stats.requests += 1
+            try:
+                response = self._client.get(url, params=params)
+            except httpx.TransportError as exc:
+                reason = untrusted_certificate(exc)
+                if reason is not None:
+                    raise RemoteError(untrusted_message("CircleCI", self.api_url, reason)) from None
+                if isinstance(exc, httpx.ConnectError) and not self._answered:
+                    # nothing has ever answered: a wrong URL or no network, not a busy API
+                    raise RemoteError(f"cannot reach CircleCI at {self.api_url}") from None
+                problem, asked = type(exc).__name__, None
+            else:
+                self._answered = True
+                status = response.status_code
+                if 200 <= status < 300:
+                    return _json_object(response, path)
+                if status in (401, 403):
+                    raise RemoteError(
+                        f"CircleCI rejected the token (CIRCLECI_TOKEN) with HTTP {status} "
+                        f"for {path}"
+                    )
+                if status == 404:
+                    raise NotFound(path)
+                if status not in RETRYABLE_STATUS:
+                    raise RemoteError(f"CircleCI answered HTTP {status} for {path}")
+                problem, asked = f"HTTP {status}", retry_after(response.headers)
+            delay = clock.pause(f"CircleCI request {path}", problem, asked)
+            if delay is None:
+                raise ComeBackLater(
+                    f"CircleCI still failing after {clock.attempts} attempts ({problem} for "
+                    f"{path}); state is saved, run again later"
+                )
+            self.stats.retries += 1
+            self.stats.waited_seconds += delay
+
+    def items(self, path: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a ``{items, next_page_token}`` listing, one page at a time.
+
+        Lazy on purpose: a caller that stops early (the --since window) fetches no
+        further pages.
+        """
+        query = dict(params or {})
+        for _ in range(MAX_PAGES):
+            page = self.get(path, query)
+            items = page.get("items")
+            if not isinstance(items, list):
+                raise Malformed(f"{path}: no 'items' list")
+            for item in items:
+                if not isinstance(item, dict):
+                    raise Malformed(f"{path}: an item is not an object")
+                yield item
+            token = page.get("next_page_token")
+            if not token or not isinstance(token, str):
+                return
+            query["page-token"] = token
+        raise Malformed(f"{path}: more than {MAX_PAGES} pages")
+
+
+def path_segment(value: str) -> str:
+    """A project slug or id as it goes into a URL path (slashes kept, the rest quoted)."""
+    return quote(value, safe="/")
+
+
+def _json_object(response: httpx.Response, path: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise Malformed(f"{path}: the answer is not JSON") from None
+    if not isinstance(body, dict):
+        raise Malformed(f"{path}: the answer is not a JSON object")
+    return body

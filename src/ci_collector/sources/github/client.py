@@ -1,0 +1,263 @@
+"""GET JSON from the GitHub REST API through PyGithub's requester, politely.
+
+PyGithub objects are skipped on purpose: a run page parsed into objects costs far more
+than the JSON it came from, and every lazy attribute risks another request. What this
+module adds on top of the raw requester: conditional requests (ETag / If-None-Match,
+whose 304s cost no rate limit), rate-limit waits that are short enough to sit out,
+`ComeBackLater` for the ones that are not, and a count of the request budget spent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+from github import Auth, Github
+from urllib3.util.retry import Retry
+
+from ... import __version__, secrets
+from ...errors import ComeBackLater, RemoteError
+from ...times import ms_to_iso
+from ...unreachable import never_connected, untrusted_certificate, untrusted_message
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.github.com"
+MAX_RATE_LIMIT_TRIES = 6
+SECONDARY_BACKOFF_SECONDS = 60.0
+"""GitHub's advice when a secondary limit comes without ``Retry-After``: wait a minute."""
+
+
+class NotFound(Exception):
+    """404: the repository, run or attempt is gone or the token may not see it."""
+
+
+class EtagCache(Protocol):
+    def get(self, url: str) -> tuple[str, bytes] | None: ...
+
+    def put(self, url: str, etag: str, body: bytes) -> None: ...
+
+
+@dataclass(slots=True)
+class Budget:
+    """What this invocation cost, for ``--verbose`` and the closing notes."""
+
+    requests: int = 0
+    not_modified: int = 0
+    waited_seconds: float = 0.0
+    remaining: int | None = None
+    limit: int | None = None
+    reset_epoch: int | None = None
+
+    @property
+    def counted(self) -> int:
+        """Requests that counted against the rate limit (304s are free)."""
+        return self.requests - self.not_modified
+
+    def describe(self) -> str:
+        text = (
+            f"GitHub API: {self.requests} requests, {self.not_modified} answered 304 "
+            f"(free), {self.counted} counted against the rate limit"
+        )
+        if self.remaining is not None and self.limit is not None:
+            text += f"; {self.remaining}/{self.limit} left"
+        if self.reset_epoch:
+            text += f", resets {ms_to_iso(self.reset_epoch * 1000)}"
+        if self.waited_seconds:
+            text += f"; waited {self.waited_seconds:.0f}s for rate limits"
+        return text
+
+
+def web_host(api_url: str) -> str:
+    """The host people know the server by: ``api.github.com`` -> ``github.com``."""
+    host = urllib.parse.urlparse(api_url).hostname or "github.com"
+    return host.removeprefix("api.")
+
+
+class GitHubClient:
+    """One GitHub server, one token. All methods return parsed JSON."""
+
+    def __init__(
+        self,
+        api_url: str = DEFAULT_API_URL,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_wait: float = 60.0,
+        verify: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        secrets.register(token)
+        self.api_url = api_url.rstrip("/")
+        self.max_wait = max_wait
+        self.budget = Budget()
+        self._sleep = sleep
+        self._clock = clock
+        # Only transport failures and 5xx are retried down here; 403/429 rate limits come
+        # back to `_send`, which knows --max-wait (urllib3 would sleep any Retry-After).
+        transient = Retry(
+            total=3, connect=3, read=2, status=3, backoff_factor=0.5,
+            status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET"}),
+            raise_on_status=False, respect_retry_after_header=False,
+        )
+        self._github = Github(
+            auth=Auth.Token(token) if token else None,
+            base_url=self.api_url,
+            timeout=max(1, round(timeout)),
+            user_agent=f"ci-collector/{__version__}",
+            per_page=100,
+            verify=verify,
+            retry=transient,
+            seconds_between_requests=0,
+            seconds_between_writes=0,
+            lazy=True,
+        )
+        self._requester = self._github.requester
+
+    def close(self) -> None:
+        self._github.close()
+
+    # ---- public --------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
+        """GET and parse; raises `NotFound`, `RemoteError` or `ComeBackLater`."""
+        status, _, body = self._send(path, dict(params or {}), {})
+        return self._parse(path, status, body)
+
+    def get_cached(
+        self, path: str, params: Mapping[str, str | int], cache: EtagCache | None
+    ) -> Any:
+        """A conditional GET: an unchanged page comes back 304 and is read from `cache`."""
+        url = self._url_key(path, params)
+        cached = cache.get(url) if cache is not None else None
+        headers = {"If-None-Match": cached[0]} if cached else {}
+        status, response_headers, body = self._send(path, dict(params), headers)
+        if status == 304 and cached is not None:
+            return self._decode(path, cached[1].decode())
+        data = self._parse(path, status, body)
+        etag = response_headers.get("etag")
+        if cache is not None and etag:
+            cache.put(url, etag, body.encode())
+        return data
+
+    # ---- internals -----------------------------------------------------------------
+
+    def _url_key(self, path: str, params: Mapping[str, str | int]) -> str:
+        query = urllib.parse.urlencode(sorted((k, str(v)) for k, v in params.items()))
+        return f"{self.api_url}{path}?{query}"
+
+    def _send(
+        self, path: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], str]:
+        for tries in range(MAX_RATE_LIMIT_TRIES):
+            try:
+                status, response_headers, body = self._requester.requestJson(
+                    "GET", path, params, dict(headers)
+                )
+            except (requests.RequestException, OSError) as exc:
+                reason = untrusted_certificate(exc)
+                if reason is not None:
+                    raise RemoteError(untrusted_message("GitHub", self.api_url, reason)) from None
+                if not self.budget.requests and never_connected(exc):
+                    raise RemoteError(
+                        f"cannot reach GitHub at {self.api_url}: {type(exc).__name__}"
+                    ) from None
+                raise ComeBackLater(
+                    f"GitHub at {self.api_url} did not answer GET {path}: {type(exc).__name__}"
+                ) from None
+            self._observe(status, response_headers)
+            if status in (403, 429):
+                wait = self._rate_limit_wait(status, response_headers, body, tries)
+                if wait is not None:
+                    self._sleep(wait)
+                    self.budget.waited_seconds += wait
+                    continue
+            return status, response_headers, body
+        raise ComeBackLater(f"GitHub kept rate-limiting GET {path}; run again later")
+
+    def _observe(self, status: int, headers: Mapping[str, Any]) -> None:
+        self.budget.requests += 1
+        if status == 304:
+            self.budget.not_modified += 1
+        remaining = _int_header(headers, "x-ratelimit-remaining")
+        if remaining is not None:
+            self.budget.remaining = remaining
+            self.budget.limit = _int_header(headers, "x-ratelimit-limit")
+            self.budget.reset_epoch = _int_header(headers, "x-ratelimit-reset")
+
+    def _rate_limit_wait(
+        self, status: int, headers: Mapping[str, Any], body: str, tries: int
+    ) -> float | None:
+        """Seconds to sit out a rate limit, None if this 403 is not one.
+
+        Raises `ComeBackLater` when the wait is longer than ``--max-wait``.
+        """
+        retry_after = _int_header(headers, "retry-after")
+        reset = _int_header(headers, "x-ratelimit-reset")
+        now = self._clock()
+        if retry_after is not None:
+            wait, kind = float(retry_after), "secondary rate limit"
+            resume = now + wait
+        elif _int_header(headers, "x-ratelimit-remaining") == 0 and reset is not None:
+            wait, kind = max(0.0, reset - now) + 1.0, "rate limit"
+            resume = float(reset)
+        elif status == 429 or "secondary rate limit" in _message(body).lower():
+            wait, kind = SECONDARY_BACKOFF_SECONDS * 2**tries, "secondary rate limit"
+            resume = now + wait
+        else:
+            return None
+        until = ms_to_iso(int(resume * 1000))
+        if wait > self.max_wait:
+            raise ComeBackLater(
+                f"GitHub {kind} reached; it resets at {until} (in {wait:.0f}s, more than "
+                f"--max-wait {self.max_wait:.0f}s); what was sent is saved, run again then"
+            )
+        log.warning("GitHub %s reached; waiting %.0fs (until %s)", kind, wait, until)
+        return wait
+
+    def _parse(self, path: str, status: int, body: str) -> Any:
+        if status == 404:
+            raise NotFound(f"GET {path}: not found ({_message(body) or 'no message'})")
+        if status == 401:
+            raise RemoteError("GITHUB_TOKEN was rejected by GitHub (401 Bad credentials)")
+        if status == 403:
+            raise RemoteError(
+                f"GitHub refused GET {path} (403: {_message(body) or 'forbidden'}); "
+                "the token needs the 'actions: read' permission"
+            )
+        if status >= 500:
+            raise ComeBackLater(f"GitHub answered {status} to GET {path}; run again later")
+        if status != 200:
+            raise RemoteError(f"GitHub answered {status} to GET {path}")
+        return self._decode(path, body)
+
+    @staticmethod
+    def _decode(path: str, body: str) -> Any:
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise RemoteError(f"GitHub sent a body that is not JSON for GET {path}") from None
+
+
+def _int_header(headers: Mapping[str, Any], name: str) -> int | None:
+    value = headers.get(name)
+    try:
+        return int(float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _message(body: str) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    message = data.get("message") if isinstance(data, dict) else None
+    return message if isinstance(message, str) else ""

@@ -1,0 +1,270 @@
+"""The HTTP side of the Jenkins collector: python-jenkins plus our own ``tree=`` queries.
+
+python-jenkins has no ``tree=`` helper and its build getters over-fetch, so every
+request here is built by hand and sent through `Jenkins.jenkins_request` (which keeps
+its auth and crumb handling). Every failure becomes one of four things the collector
+can act on: `BuildGone` (404: skip that build), `ComeBackLater` (busy, timing out or
+dropping connections even after two retries), `RemoteError` (Jenkins is unusable), or
+`UserError` (the URL or credentials are wrong).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import jenkins
+import requests
+from requests import exceptions as req_exc
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from ...errors import ComeBackLater, RemoteError, UserError
+from ...unreachable import never_connected, untrusted_certificate, untrusted_message
+
+log = logging.getLogger(__name__)
+
+PAGE = 100
+"""Builds per list request: Jenkins serves `allBuilds` in any range, 100 keeps bodies small."""
+
+_CAUSE_FIELDS = "shortDescription,userId,userName,upstreamProject,upstreamBuild,upstreamUrl"
+
+
+def _causes(depth: int) -> str:
+    """Causes with their nested upstream causes, `depth` levels deep (chains of triggers)."""
+    inner = f"upstreamCauses[{_CAUSE_FIELDS}]"
+    for _ in range(depth - 1):
+        inner = f"upstreamCauses[{_CAUSE_FIELDS},{inner}]"
+    return f"causes[{_CAUSE_FIELDS},{inner}]"
+
+
+BUILD_FIELDS = (
+    "number,url,result,building,timestamp,duration,displayName,fullDisplayName,builtOn,"
+    "actions["
+    f"{_causes(6)},"
+    "lastBuiltRevision[SHA1,branch[name]],remoteUrls,scmName,"
+    "libraries[name,version],"
+    "parameters[name,value],"
+    "queuingDurationMillis"
+    "]"
+)
+"""Everything a build's root event needs, so a freestyle build costs no request of its own.
+
+``queuingDurationMillis`` is the metrics plugin's `TimeInQueueAction`; ``libraries`` is
+`LibrariesAction`, which tells a shared-library checkout from the project's own.
+"""
+
+JOB_FIELDS = "property[projectUrl]"
+"""The GitHub project property, the fallback source of a job's repository."""
+
+DISCOVERY_DEPTH = 8
+
+TRANSIENT_STATUS = (429, 500, 502, 503, 504)
+"""Answers worth asking again: a proxy or a busy controller, not a wrong request."""
+
+
+def _jobs_tree(depth: int) -> str:
+    tree = "jobs[name]"
+    for _ in range(depth):
+        tree = f"jobs[name,{tree}]"
+    return tree
+
+
+class BuildGone(Exception):
+    """The build (or job) answered 404: deleted by log rotation since it was listed."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobRef:
+    """A buildable job: its full path (``folder/project/branch``) and what holds it."""
+
+    path: str
+    branch_job: bool = False
+    """True when the job is a multibranch branch (its name is the branch, ``PR-n`` a PR)."""
+
+    @property
+    def segments(self) -> list[str]:
+        return self.path.split("/")
+
+
+def job_url_path(path: str) -> str:
+    """``a/b`` -> ``job/a/job/b/``; names are quoted whole (a branch ``x%2Fy`` stays one)."""
+    return "".join(f"job/{quote(name, safe='')}/" for name in path.split("/") if name)
+
+
+_CONTAINERS = ("Folder", "MultiBranchProject", "OrganizationFolder")
+
+
+def _is_container(item: dict[str, Any]) -> bool:
+    cls = str(item.get("_class", ""))
+    return "jobs" in item or any(cls.endswith(name) for name in _CONTAINERS)
+
+
+def _is_multibranch(item: dict[str, Any]) -> bool:
+    return str(item.get("_class", "")).endswith(("MultiBranchProject", "MultiBranchProjectImpl"))
+
+
+class JenkinsClient:
+    """One Jenkins server: counted, time-limited GETs that return parsed JSON."""
+
+    def __init__(
+        self, url: str, user: str | None, token: str | None, timeout: float,
+        verify: bool = True,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise UserError(f"--url {url!r} is not an http(s) URL")
+        self.base = url.rstrip("/") + "/"
+        self.host = (parts.netloc + parts.path.rstrip("/")).lower()
+        """Server identity in natural keys: host plus any path prefix (``ci.acme/jenkins``)."""
+        self.server = jenkins.Jenkins(self.base, username=user, password=token, timeout=timeout)
+        if not verify:
+            self.server._session.verify = False
+        # Retry what a busy controller or a flaky proxy gets wrong, a little, before
+        # ending the poll with "come back later" (what was delivered is kept).
+        retries = HTTPAdapter(max_retries=Retry(
+            total=2, backoff_factor=0.25, status_forcelist=TRANSIENT_STATUS,
+            allowed_methods=frozenset({"GET"}), raise_on_status=False,
+        ))
+        self.server._session.mount("http://", retries)
+        self.server._session.mount("https://", retries)
+        self.requests = 0
+        self.server._session.hooks["response"].append(self._count)
+        self.blue_ocean = True
+
+    def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.requests += 1
+
+    def get(self, path: str, tree: str | None = None, what: str = "") -> Any:
+        """GET ``path`` (relative to the server) as JSON; `BuildGone` on 404."""
+        url = self.base + path
+        params = {"tree": tree} if tree else None
+        try:
+            response = self.server.jenkins_request(requests.Request("GET", url, params=params))
+        except jenkins.NotFoundException:
+            raise BuildGone(what or path) from None
+        except jenkins.TimeoutException:
+            raise ComeBackLater(
+                f"Jenkins at {self.base} timed out ({what or path}); run again later"
+            ) from None
+        except req_exc.ConnectionError as exc:
+            reason = untrusted_certificate(exc)
+            if reason is not None:
+                raise RemoteError(untrusted_message("Jenkins", self.base, reason)) from None
+            if not self.requests and never_connected(exc):
+                raise RemoteError(f"cannot reach Jenkins at {self.base}") from None
+            raise ComeBackLater(
+                f"Jenkins at {self.base} dropped the connection ({what or path}); run again later"
+            ) from None
+        except req_exc.HTTPError as exc:
+            code = exc.response.status_code if exc.response is not None else 0
+            if code in TRANSIENT_STATUS:
+                raise ComeBackLater(
+                    f"Jenkins answered HTTP {code} for {what or path}; run again later"
+                ) from None
+            raise RemoteError(f"Jenkins answered HTTP {code} for {what or path}") from None
+        except jenkins.JenkinsException as exc:
+            # python-jenkins words a 500 like a 401/403 ("Possibly authentication failed")
+            status = re.search(r"\[(\d{3})\]", str(exc))
+            if status is not None and int(status.group(1)) in TRANSIENT_STATUS:
+                raise ComeBackLater(
+                    f"Jenkins answered HTTP {status.group(1)} for {what or path}; run again later"
+                ) from None
+            if "authentication" in str(exc).lower():
+                raise UserError(
+                    f"Jenkins at {self.base} refused the credentials "
+                    "(check JENKINS_USER and JENKINS_API_TOKEN)"
+                ) from None
+            raise RemoteError(f"Jenkins request failed: {str(exc).splitlines()[0]}") from None
+        except ValueError:
+            # python-jenkins parses the crumbIssuer answer itself: an HTML page fails here
+            raise self._not_json(what or path) from None
+        try:
+            return json.loads(response.text)
+        except ValueError:
+            raise self._not_json(what or path) from None
+
+    def _not_json(self, what: str) -> RemoteError:
+        return RemoteError(
+            f"{self.base} answered something that is not JSON for {what} "
+            "(is --url the Jenkins root, and are the credentials right?)"
+        )
+
+    # ---- discovery ------------------------------------------------------------------
+
+    def discover(self) -> Iterator[JobRef]:
+        """Every buildable job under the root: folders, multibranch and organisation folders.
+
+        One request fetches `DISCOVERY_DEPTH` levels; deeper folders (whose children come
+        back without names) cost one more request each.
+        """
+        pending: list[tuple[str, bool]] = [("", False)]
+        while pending:
+            prefix, parent_multibranch = pending.pop(0)
+            path = job_url_path(prefix) + "api/json"
+            body = self.get(path, _jobs_tree(DISCOVERY_DEPTH), what=f"job list of /{prefix}")
+            if not isinstance(body, dict):
+                raise RemoteError(f"unexpected job list from {self.base}{path}")
+            yield from self._walk(body.get("jobs"), prefix, parent_multibranch, pending)
+
+    def _walk(
+        self, items: Any, prefix: str, parent_multibranch: bool,
+        pending: list[tuple[str, bool]],
+    ) -> Iterator[JobRef]:
+        if not isinstance(items, list):
+            return
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            name = item.get("name")
+            if not isinstance(name, str) or not name:
+                continue
+            full = f"{prefix}/{name}" if prefix else name
+            if _is_container(item):
+                if "jobs" in item:
+                    yield from self._walk(item["jobs"], full, _is_multibranch(item), pending)
+                else:  # deeper than one request reaches
+                    pending.append((full, _is_multibranch(item)))
+            else:
+                yield JobRef(full, branch_job=parent_multibranch)
+
+    # ---- builds ---------------------------------------------------------------------
+
+    def job_with_builds(self, job: JobRef, start: int, end: int) -> dict[str, Any]:
+        """One request: the job's GitHub property and builds ``[start, end)``, newest first."""
+        tree = f"{JOB_FIELDS},allBuilds[{BUILD_FIELDS}]{{{start},{end}}}"
+        body = self.get(job_url_path(job.path) + "api/json", tree, what=f"builds of {job.path}")
+        if not isinstance(body, dict):
+            raise RemoteError(f"unexpected build list for {job.path}")
+        return body
+
+    def describe(self, job: JobRef, number: int) -> Any:
+        """Stage View's ``wfapi/describe`` of one Pipeline build (its stages, flat)."""
+        return self.get(
+            f"{job_url_path(job.path)}{number}/wfapi/describe", what=f"{job.path} #{number}"
+        )
+
+    def blue_nodes(self, job: JobRef, number: int, branch_job: bool) -> Any:
+        """Blue Ocean's node graph of a build (stages and parallel branches), or None.
+
+        Only Blue Ocean names parallel branches; without the plugin (404) the collector
+        keeps Stage View's flat stages, and stops asking.
+        """
+        if not self.blue_ocean:
+            return None
+        segments = [quote(name, safe="") for name in job.segments]
+        path = "blue/rest/organizations/jenkins/"
+        for index, name in enumerate(segments):
+            last = index == len(segments) - 1
+            path += f"{'branches' if last and branch_job else 'pipelines'}/{name}/"
+        try:
+            return self.get(f"{path}runs/{number}/nodes/", what=f"{job.path} #{number} nodes")
+        except BuildGone:
+            log.info("Blue Ocean is not installed: parallel branches stay flat stages")
+            self.blue_ocean = False
+            return None
