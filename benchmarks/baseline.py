@@ -21,9 +21,12 @@ def main(gets: Path, bodies: Path, api: str, trunk: str, token: str) -> None:
     began = time.perf_counter()
     paths = gets.read_text().split()
     posted = 0
-    with httpx.Client(base_url=api) as source, httpx.Client(
-        base_url=trunk, headers={"x-api-token": token, "Content-Type": "application/json"}
-    ) as sink:
+    with (
+        httpx.Client(base_url=api) as source,
+        httpx.Client(
+            base_url=trunk, headers={"x-api-token": token, "Content-Type": "application/json"}
+        ) as sink,
+    ):
         for path in paths:
             source.get(path).raise_for_status()
         with bodies.open("rb") as lines:

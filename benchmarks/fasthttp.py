@@ -48,8 +48,8 @@ class _Protocol(asyncio.Protocol):
             length = int(headers.get("content-length") or 0)
             if len(self.buffer) < end + 4 + length:
                 return
-            body = self.buffer[end + 4: end + 4 + length]
-            self.buffer = self.buffer[end + 4 + length:]
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
             method, path, _ = [*head[0].split(" ", 2), "", ""][:3]
             self._answer(Request(method, path, headers, body))
 

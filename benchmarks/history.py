@@ -89,8 +89,10 @@ def jenkins_templates() -> JenkinsTemplates:
         build = _fixture(JENKINS_BUILD)
         git = next(a for a in _fixture(JENKINS_GIT)["actions"] if "lastBuiltRevision" in a)
         git = {k: v for k, v in git.items() if k != "buildsByBranchName"}
-        build["actions"] = [*build["actions"], {"_class": "hudson.plugins.git.util.BuildData",
-                                                **git}]
+        build["actions"] = [
+            *build["actions"],
+            {"_class": "hudson.plugins.git.util.BuildData", **git},
+        ]
         stage = _fixture(JENKINS_STAGES)[0]["data"]
         blue = _fixture(JENKINS_BLUE)[0]
         origin = f"fixtures/{JENKINS_BUILD} (+ git, stages, blue)"
@@ -98,11 +100,17 @@ def jenkins_templates() -> JenkinsTemplates:
     bodies = _cassette_bodies("jenkins/pipeline.yaml")
     listing = next(b for uri, b in bodies if isinstance(b, dict) and b.get("allBuilds"))
     describe = next(b for uri, b in bodies if "wfapi/describe" in uri and b.get("stages"))
-    blue = next((b[0] for uri, b in bodies if "/blue/" in uri and isinstance(b, list) and b),
-                None)
+    blue = next((b[0] for uri, b in bodies if "/blue/" in uri and isinstance(b, list) and b), None)
     stage = {k: v for k, v in describe["stages"][0].items() if k != "_links"}
-    blue = blue or {"displayName": "stage", "durationInMillis": 0, "edges": [], "id": "1",
-                    "result": "SUCCESS", "startTime": "", "state": "FINISHED"}
+    blue = blue or {
+        "displayName": "stage",
+        "durationInMillis": 0,
+        "edges": [],
+        "id": "1",
+        "result": "SUCCESS",
+        "startTime": "",
+        "state": "FINISHED",
+    }
     return JenkinsTemplates(listing["allBuilds"][0], stage, blue, "cassettes/jenkins/pipeline.yaml")
 
 
@@ -144,14 +152,24 @@ def github_run(t: GitHubTemplates, shape: GitHubShape, n: int) -> dict[str, Any]
     api = f"https://api.github.com/repos/{shape.owner}/{shape.name}/actions/runs/{run_id}"
     return {
         **t.run,
-        "id": run_id, "run_number": n + 1, "run_attempt": 1, "node_id": f"WFR_{run_id}",
-        "status": "completed", "conclusion": "failure" if n % 9 == 4 else "success",
-        "created_at": _iso(created), "run_started_at": _iso(created),
+        "id": run_id,
+        "run_number": n + 1,
+        "run_attempt": 1,
+        "node_id": f"WFR_{run_id}",
+        "status": "completed",
+        "conclusion": "failure" if n % 9 == 4 else "success",
+        "created_at": _iso(created),
+        "run_started_at": _iso(created),
         "updated_at": _iso(created + duration + MINUTE),
-        "html_url": f"{web}/actions/runs/{run_id}", "url": api, "jobs_url": f"{api}/jobs",
-        "logs_url": f"{api}/logs", "previous_attempt_url": None,
+        "html_url": f"{web}/actions/runs/{run_id}",
+        "url": api,
+        "jobs_url": f"{api}/jobs",
+        "logs_url": f"{api}/logs",
+        "previous_attempt_url": None,
         "head_branch": "main" if n % 3 else f"feature/{n % 17}",
-        "head_sha": f"{run_id:040x}", "path": ".github/workflows/ci.yml", "name": "CI",
+        "head_sha": f"{run_id:040x}",
+        "path": ".github/workflows/ci.yml",
+        "name": "CI",
     }
 
 
@@ -159,8 +177,18 @@ def github_jobs(t: GitHubTemplates, shape: GitHubShape, run: Mapping[str, Any]) 
     """The run's jobs page items: `jobs` real-shaped jobs of `steps` steps each."""
     run_id = run["id"]
     created = shape.start_ms + (run_id - shape.first_id) * shape.spacing_ms
-    names = [t.step["name"], "Checkout", "Install", "Build", "Test", "Lint", "Upload",
-             "Cache", "Report", "Complete job"]
+    names = [
+        t.step["name"],
+        "Checkout",
+        "Install",
+        "Build",
+        "Test",
+        "Lint",
+        "Upload",
+        "Cache",
+        "Report",
+        "Complete job",
+    ]
     jobs = []
     for j in range(shape.jobs):
         job_id = run_id * 100 + j
@@ -169,27 +197,37 @@ def github_jobs(t: GitHubTemplates, shape: GitHubShape, run: Mapping[str, Any]) 
         steps = [
             {
                 **t.step,
-                "name": f"{names[s % len(names)]}" + (f" {s // len(names)}" if s >= len(names)
-                                                      else ""),
-                "number": s + 1, "status": "completed",
-                "conclusion": "failure" if run["conclusion"] == "failure" and j == 0
-                and s == shape.steps - 1 else "success",
+                "name": f"{names[s % len(names)]}"
+                + (f" {s // len(names)}" if s >= len(names) else ""),
+                "number": s + 1,
+                "status": "completed",
+                "conclusion": "failure"
+                if run["conclusion"] == "failure" and j == 0 and s == shape.steps - 1
+                else "success",
                 "started_at": _iso(started + s * 10 * SECOND),
                 "completed_at": _iso(started + (s + 1) * 10 * SECOND),
             }
             for s in range(shape.steps)
         ]
-        jobs.append({
-            **t.job,
-            "id": job_id, "run_id": run_id, "run_attempt": 1, "node_id": f"CR_{job_id}",
-            "name": f"{t.job['name']} ({j + 1}/{shape.jobs})", "head_sha": run["head_sha"],
-            "head_branch": run["head_branch"], "status": "completed",
-            "conclusion": "failure" if run["conclusion"] == "failure" and j == 0
-            else "success",
-            "created_at": _iso(queued), "started_at": _iso(started),
-            "completed_at": _iso(started + shape.steps * 10 * SECOND),
-            "html_url": f"{run['html_url']}/job/{job_id}", "steps": steps,
-        })
+        jobs.append(
+            {
+                **t.job,
+                "id": job_id,
+                "run_id": run_id,
+                "run_attempt": 1,
+                "node_id": f"CR_{job_id}",
+                "name": f"{t.job['name']} ({j + 1}/{shape.jobs})",
+                "head_sha": run["head_sha"],
+                "head_branch": run["head_branch"],
+                "status": "completed",
+                "conclusion": "failure" if run["conclusion"] == "failure" and j == 0 else "success",
+                "created_at": _iso(queued),
+                "started_at": _iso(started),
+                "completed_at": _iso(started + shape.steps * 10 * SECOND),
+                "html_url": f"{run['html_url']}/job/{job_id}",
+                "steps": steps,
+            }
+        )
     return jobs
 
 
@@ -254,19 +292,35 @@ def jenkins_build(t: JenkinsTemplates, shape: JenkinsShape, base_url: str, numbe
         else:
             stage_start = clock
             clock += length
-        stages.append({**t.stage, "id": str(6 + 4 * k), "name": f"Stage {k + 1}",
-                       "status": "FAILED" if result == "FAILURE" and k == shape.stages - 1
-                       else "SUCCESS", "startTimeMillis": stage_start,
-                       "durationMillis": length, "pauseDurationMillis": 0})
+        stages.append(
+            {
+                **t.stage,
+                "id": str(6 + 4 * k),
+                "name": f"Stage {k + 1}",
+                "status": "FAILED" if result == "FAILURE" and k == shape.stages - 1 else "SUCCESS",
+                "startTimeMillis": stage_start,
+                "durationMillis": length,
+                "pauseDurationMillis": 0,
+            }
+        )
     body = copy.deepcopy(t.build)
     job_url = base_url + "/" + "".join(f"job/{n}/" for n in shape.job.split("/"))
-    body.update({
-        "number": number, "id": str(number), "displayName": f"#{number}",
-        "fullDisplayName": f"{' » '.join(shape.job.split('/'))} #{number}",
-        "url": f"{job_url}{number}/", "timestamp": start, "duration": clock - start + SECOND,
-        "building": False, "result": result, "queueId": 1000 + number,
-        "nextBuild": None, "previousBuild": None,
-    })
+    body.update(
+        {
+            "number": number,
+            "id": str(number),
+            "displayName": f"#{number}",
+            "fullDisplayName": f"{' » '.join(shape.job.split('/'))} #{number}",
+            "url": f"{job_url}{number}/",
+            "timestamp": start,
+            "duration": clock - start + SECOND,
+            "building": False,
+            "result": result,
+            "queueId": 1000 + number,
+            "nextBuild": None,
+            "previousBuild": None,
+        }
+    )
     blue = _blue_nodes(t, stages) if parallel else None
     return Build(body, stages=stages, blue_nodes=blue)
 
@@ -282,16 +336,28 @@ def _blue_nodes(t: JenkinsTemplates, stages: list[dict[str, Any]]) -> list[dict[
         elif index == 1:
             following = [stages[3]["id"]] if len(stages) > 3 else []
         start = stage["startTimeMillis"]
-        nodes.append({
-            **t.blue_node,
-            "id": stage["id"], "displayName": stage["name"], "type": kind,
-            "durationInMillis": stage["durationMillis"],
-            "result": "FAILURE" if stage["status"] == "FAILED" else "SUCCESS",
-            "state": "FINISHED", "firstParent": None,
-            "startTime": ms_to_iso(start).replace("Z", "") + f".{start % 1000:03d}+0000",
-            "edges": [{"_class": "io.jenkins.blueocean.rest.impl.pipeline.PipelineNodeImpl"
-                                 "$EdgeImpl", "id": e, "type": "STAGE"} for e in following],
-        })
+        nodes.append(
+            {
+                **t.blue_node,
+                "id": stage["id"],
+                "displayName": stage["name"],
+                "type": kind,
+                "durationInMillis": stage["durationMillis"],
+                "result": "FAILURE" if stage["status"] == "FAILED" else "SUCCESS",
+                "state": "FINISHED",
+                "firstParent": None,
+                "startTime": ms_to_iso(start).replace("Z", "") + f".{start % 1000:03d}+0000",
+                "edges": [
+                    {
+                        "_class": "io.jenkins.blueocean.rest.impl.pipeline.PipelineNodeImpl"
+                        "$EdgeImpl",
+                        "id": e,
+                        "type": "STAGE",
+                    }
+                    for e in following
+                ],
+            }
+        )
     return nodes
 
 

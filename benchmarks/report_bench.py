@@ -54,41 +54,74 @@ def synthetic_run(n: int, now_ms: int, rnd: random.Random) -> list[dict[str, Any
         length = rnd.randint(20_000, 600_000)
         bad = rnd.random() < 0.08
         failed = failed or bad
-        events.append({
-            "id": job_id, "chainId": root_id, "createdAt": clock, "finishedAt": clock + length,
-            "conclusion": "FAILURE" if bad else "SUCCESS",
-            "parent": {"eventId": root_id, "sequenceKey": workflow},
-            "payload": {"metrics": [{"k": "duration_ms", "v": length},
-                                    {"k": "queue_ms", "v": rnd.randint(0, 90_000)}], "tags": []},
-            "sequence": {"platform": "github_actions", "kind": "job",
-                         "key": f"{workflow}/{job}", "name": job},
-        })
+        events.append(
+            {
+                "id": job_id,
+                "chainId": root_id,
+                "createdAt": clock,
+                "finishedAt": clock + length,
+                "conclusion": "FAILURE" if bad else "SUCCESS",
+                "parent": {"eventId": root_id, "sequenceKey": workflow},
+                "payload": {
+                    "metrics": [
+                        {"k": "duration_ms", "v": length},
+                        {"k": "queue_ms", "v": rnd.randint(0, 90_000)},
+                    ],
+                    "tags": [],
+                },
+                "sequence": {
+                    "platform": "github_actions",
+                    "kind": "job",
+                    "key": f"{workflow}/{job}",
+                    "name": job,
+                },
+            }
+        )
         for s, step in enumerate(STEPS):
             part = length // 2
-            events.append({
-                "id": event_id(f"{key}/jobs/{j}/steps/{s}"), "chainId": root_id,
-                "createdAt": clock + s * part, "finishedAt": clock + (s + 1) * part,
-                "conclusion": "SUCCESS",
-                "parent": {"eventId": job_id, "sequenceKey": f"{workflow}/{job}"},
-                "payload": {"metrics": [{"k": "duration_ms", "v": part}], "tags": []},
-                "sequence": {"platform": "github_actions", "kind": "step",
-                             "key": f"{workflow}/{job}/{step}", "name": step},
-            })
+            events.append(
+                {
+                    "id": event_id(f"{key}/jobs/{j}/steps/{s}"),
+                    "chainId": root_id,
+                    "createdAt": clock + s * part,
+                    "finishedAt": clock + (s + 1) * part,
+                    "conclusion": "SUCCESS",
+                    "parent": {"eventId": job_id, "sequenceKey": f"{workflow}/{job}"},
+                    "payload": {"metrics": [{"k": "duration_ms", "v": part}], "tags": []},
+                    "sequence": {
+                        "platform": "github_actions",
+                        "kind": "step",
+                        "key": f"{workflow}/{job}/{step}",
+                        "name": step,
+                    },
+                }
+            )
         clock += length
     root = {
-        "id": root_id, "chainId": root_id, "createdAt": start, "finishedAt": clock,
+        "id": root_id,
+        "chainId": root_id,
+        "createdAt": start,
+        "finishedAt": clock,
         "conclusion": "FAILURE" if failed else "SUCCESS",
         "payload": {"metrics": [{"k": "duration_ms", "v": clock - start}], "tags": tags},
-        "sequence": {"platform": "github_actions", "kind": "workflow", "key": workflow,
-                     "name": workflow.rsplit("/", 1)[-1]},
+        "sequence": {
+            "platform": "github_actions",
+            "kind": "workflow",
+            "key": workflow,
+            "name": workflow.rsplit("/", 1)[-1],
+        },
     }
     return [root, *events]
 
 
 def fill(store: EventStore, runs: int, now_ms: int) -> None:
     """Bulk load with the indexes dropped, then build them once (as a restore would)."""
-    indexes = [row[0] for row in store.db.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")]
+    indexes = [
+        row[0]
+        for row in store.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+    ]
     for name in indexes:
         store.db.execute(f"DROP INDEX {name}")
     rnd = random.Random(9)
@@ -113,15 +146,40 @@ def sink_rate(path: Path, runs: int) -> float:
 
     def tree(n: int) -> Run:
         jobs = [
-            Node("job", job, f"jobs/{j}", job, 1_000 + j, 60_000 + j, Conclusion.SUCCESS,
-                 children=[Node("step", s, f"steps/{k}", s, 1_000 + j, 30_000 + j,
-                                Conclusion.SUCCESS) for k, s in enumerate(STEPS)])
+            Node(
+                "job",
+                job,
+                f"jobs/{j}",
+                job,
+                1_000 + j,
+                60_000 + j,
+                Conclusion.SUCCESS,
+                children=[
+                    Node("step", s, f"steps/{k}", s, 1_000 + j, 30_000 + j, Conclusion.SUCCESS)
+                    for k, s in enumerate(STEPS)
+                ],
+            )
             for j, job in enumerate(JOBS)
         ]
-        root = Node("workflow", "CI", "", WORKFLOWS[0], 1_000, 70_000, Conclusion.SUCCESS,
-                    tags={"branch": "main", "sha": f"{n:x}"}, children=jobs)
-        return Run("github_actions", Repo("github.com", "o", "r"),
-                   f"github.com/o/r/actions/runs/{n}/attempts/1", root, "bench", "fp")
+        root = Node(
+            "workflow",
+            "CI",
+            "",
+            WORKFLOWS[0],
+            1_000,
+            70_000,
+            Conclusion.SUCCESS,
+            tags={"branch": "main", "sha": f"{n:x}"},
+            children=jobs,
+        )
+        return Run(
+            "github_actions",
+            Repo("github.com", "o", "r"),
+            f"github.com/o/r/actions/runs/{n}/attempts/1",
+            root,
+            "bench",
+            "fp",
+        )
 
     sink = StoreSink(path)
     began = time.perf_counter()

@@ -73,8 +73,11 @@ class Figure:
 
 def clean_env() -> dict[str, str]:
     """The user's environment minus anything that would configure the collector."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_"))
+    }
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     return env
 
@@ -94,8 +97,11 @@ def run_child(args: list[str], env: dict[str, str] | None = None, check: bool = 
     ``ru_maxrss`` would include this (large) benchmark process's RSS at fork time.
     """
     began = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile("r", suffix=".rss") as peak:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".rss") as peak,
+    ):
         if args[1:2] == ["-m"]:
             args = [args[0], str(HERE / "peak_rss.py"), peak.name, *args[2:]]
         proc = subprocess.Popen(args, stdout=out, stderr=err, env=env or clean_env(), cwd=ROOT)
@@ -140,7 +146,10 @@ class Servers:
 def servers(spec: dict[str, Any]) -> Iterator[Servers]:
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "serve.py"), json.dumps(spec)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -162,21 +171,36 @@ def github_shapes(sizes: Sizes, now: datetime) -> dict[str, GitHubShape]:
     start = int(BACKFILL_START.timestamp() * 1000)
     poll_start = int((now - timedelta(days=2)).timestamp() * 1000)
     return {
-        "backfill": GitHubShape("bench", "backfill", sizes.backfill_runs, sizes.jobs,
-                                sizes.steps, start, 5 * 60_000),
-        "large": GitHubShape("bench", "large", sizes.large_runs, sizes.jobs, sizes.steps,
-                             start, 5 * 60_000),
-        "poll": GitHubShape("bench", "poll", sizes.poll_runs, sizes.jobs, sizes.steps,
-                            poll_start, DAY_MS // sizes.poll_runs),
+        "backfill": GitHubShape(
+            "bench", "backfill", sizes.backfill_runs, sizes.jobs, sizes.steps, start, 5 * 60_000
+        ),
+        "large": GitHubShape(
+            "bench", "large", sizes.large_runs, sizes.jobs, sizes.steps, start, 5 * 60_000
+        ),
+        "poll": GitHubShape(
+            "bench",
+            "poll",
+            sizes.poll_runs,
+            sizes.jobs,
+            sizes.steps,
+            poll_start,
+            DAY_MS // sizes.poll_runs,
+        ),
     }
 
 
 def jenkins_shapes(sizes: Sizes) -> dict[str, JenkinsShape]:
     return {
-        "serial": JenkinsShape("bench/app", sizes.jenkins_builds, sizes.jenkins_stages,
-                               JENKINS_START_MS),
-        "mixed": JenkinsShape("bench/matrix", sizes.jenkins_builds // 2, sizes.jenkins_stages,
-                              JENKINS_START_MS, parallel_every=4),
+        "serial": JenkinsShape(
+            "bench/app", sizes.jenkins_builds, sizes.jenkins_stages, JENKINS_START_MS
+        ),
+        "mixed": JenkinsShape(
+            "bench/matrix",
+            sizes.jenkins_builds // 2,
+            sizes.jenkins_stages,
+            JENKINS_START_MS,
+            parallel_every=4,
+        ),
     }
 
 
@@ -185,13 +209,14 @@ def window(shape: GitHubShape) -> tuple[str, str]:
     since = shape.start_ms - shape.start_ms % DAY_MS
     until = shape.end_ms - shape.end_ms % DAY_MS + DAY_MS
     iso = "%Y-%m-%dT%H:%M:%SZ"
-    return (datetime.fromtimestamp(since / 1000, timezone.utc).strftime(iso),
-            datetime.fromtimestamp(until / 1000, timezone.utc).strftime(iso))
+    return (
+        datetime.fromtimestamp(since / 1000, timezone.utc).strftime(iso),
+        datetime.fromtimestamp(until / 1000, timezone.utc).strftime(iso),
+    )
 
 
 def github_cli(srv: Servers, shape: GitHubShape, *extra: str, backfill: bool = True) -> list[str]:
-    args = ["github", "--repo", f"{shape.owner}/{shape.name}", "--github-api-url", srv.github,
-            "-q"]
+    args = ["github", "--repo", f"{shape.owner}/{shape.name}", "--github-api-url", srv.github, "-q"]
     if backfill:
         since, until = window(shape)
         args += ["--since", since, "--until", until]
@@ -199,9 +224,16 @@ def github_cli(srv: Servers, shape: GitHubShape, *extra: str, backfill: bool = T
 
 
 def trunk_args(srv: Servers, work: Path, name: str) -> list[str]:
-    return ["--trunk-url", srv.trunk, "--trunk-token", TOKEN,
-            "--state", str(work / f"{name}.sqlite"),
-            "--dead-letter", str(work / f"{name}-dead.jsonl")]
+    return [
+        "--trunk-url",
+        srv.trunk,
+        "--trunk-token",
+        TOKEN,
+        "--state",
+        str(work / f"{name}.sqlite"),
+        "--dead-letter",
+        str(work / f"{name}-dead.jsonl"),
+    ]
 
 
 def counted(counts: dict[str, int]) -> int:
@@ -226,8 +258,17 @@ def github_backfill(
     counts: dict[str, int] = {}
     received: dict[str, int] = {}
     for attempt in range(repeats):
-        base = run_child([sys.executable, str(HERE / "baseline.py"), str(gets), str(bodies),
-                          srv.github, srv.trunk, TOKEN])
+        base = run_child(
+            [
+                sys.executable,
+                str(HERE / "baseline.py"),
+                str(gets),
+                str(bodies),
+                srv.github,
+                srv.trunk,
+                TOKEN,
+            ]
+        )
         floor.append(base.seconds)
         srv.reset(srv.github, srv.trunk)
         done = run_child(github_cli(srv, shape, *trunk_args(srv, work, f"gh{attempt}")))
@@ -239,18 +280,44 @@ def github_backfill(
     ratio = min(took) / min(floor)
     delivered = received.get("events") == events
     return [
-        Figure("GitHub requests per finished run attempt (backfill)", round(per_attempt, 4),
-               "req/attempt", "<= 1.05", per_attempt <= 1.05 and delivered, True,
-               f"{counts.get('list', 0)} list pages + {counts.get('jobs', 0)} jobs requests "
-               f"for {runs} attempts; {received.get('events')} of {events} events received"),
-        Figure(f"end-to-end backfill, {runs} runs x {shape.jobs} jobs x {shape.steps} steps",
-               round(min(took), 2), "s", "", None, False,
-               f"real CLI in a subprocess, to the Trunk receiver, state file; best of {repeats}"),
-        Figure("baseline: same GETs + same POST bodies with bare httpx", round(min(floor), 2),
-               "s", "", None, False, f"{len(gets.read_text().split())} GETs, "
-               f"{received.get('bodies')} POSTs; best of {repeats}"),
-        Figure("end-to-end time / baseline time", round(ratio, 2), "x", "<= 1.5",
-               ratio <= 1.5, False, f"{events / min(took):,.0f} events/s end to end"),
+        Figure(
+            "GitHub requests per finished run attempt (backfill)",
+            round(per_attempt, 4),
+            "req/attempt",
+            "<= 1.05",
+            per_attempt <= 1.05 and delivered,
+            True,
+            f"{counts.get('list', 0)} list pages + {counts.get('jobs', 0)} jobs requests "
+            f"for {runs} attempts; {received.get('events')} of {events} events received",
+        ),
+        Figure(
+            f"end-to-end backfill, {runs} runs x {shape.jobs} jobs x {shape.steps} steps",
+            round(min(took), 2),
+            "s",
+            "",
+            None,
+            False,
+            f"real CLI in a subprocess, to the Trunk receiver, state file; best of {repeats}",
+        ),
+        Figure(
+            "baseline: same GETs + same POST bodies with bare httpx",
+            round(min(floor), 2),
+            "s",
+            "",
+            None,
+            False,
+            f"{len(gets.read_text().split())} GETs, "
+            f"{received.get('bodies')} POSTs; best of {repeats}",
+        ),
+        Figure(
+            "end-to-end time / baseline time",
+            round(ratio, 2),
+            "x",
+            "<= 1.5",
+            ratio <= 1.5,
+            False,
+            f"{events / min(took):,.0f} events/s end to end",
+        ),
     ], rss
 
 
@@ -264,44 +331,89 @@ def github_poll(srv: Servers, shape: GitHubShape, work: Path) -> list[Figure]:
     run_child(args)
     again = srv.counts(srv.github)
     cost = counted(again)
-    return [Figure("GitHub repeated poll, nothing new: requests counted by the rate limit",
-                   cost, "req", "= 0", cost == 0, True,
-                   f"first poll {json.dumps(first)}; repeated {json.dumps(again)}")]
+    return [
+        Figure(
+            "GitHub repeated poll, nothing new: requests counted by the rate limit",
+            cost,
+            "req",
+            "= 0",
+            cost == 0,
+            True,
+            f"first poll {json.dumps(first)}; repeated {json.dumps(again)}",
+        )
+    ]
 
 
 def jenkins(srv: Servers, shapes: dict[str, JenkinsShape], work: Path) -> list[Figure]:
     figures = []
     serial, mixed = shapes["serial"], shapes["mixed"]
-    args = cli("jenkins", "--url", srv.jenkins, "--job", serial.job, "-q",
-               *trunk_args(srv, work, "jenkins"))
+    args = cli(
+        "jenkins",
+        "--url",
+        srv.jenkins,
+        "--job",
+        serial.job,
+        "-q",
+        *trunk_args(srv, work, "jenkins"),
+    )
     srv.reset(srv.jenkins, srv.trunk)
     run_child(args)
     first = srv.counts(srv.jenkins)
     per_build = sum(first.values()) / serial.builds
-    figures.append(Figure(
-        "Jenkins requests per finished Pipeline build, no parallel stages", round(per_build, 4),
-        "req/build", "<= 1.05", per_build <= 1.05, True,
-        f"{json.dumps(first)} for {serial.builds} builds of {serial.stages} stages"))
+    figures.append(
+        Figure(
+            "Jenkins requests per finished Pipeline build, no parallel stages",
+            round(per_build, 4),
+            "req/build",
+            "<= 1.05",
+            per_build <= 1.05,
+            True,
+            f"{json.dumps(first)} for {serial.builds} builds of {serial.stages} stages",
+        )
+    )
     srv.reset(srv.jenkins)
     run_child(args)
     again = srv.counts(srv.jenkins)
-    figures.append(Figure(
-        "Jenkins repeated poll, nothing new: requests", sum(again.values()), "req",
-        "1 per job (+ crumb)", again == {"crumb": 1, "builds": 1}, True,
-        f"{json.dumps(again)}: one tree= list request per job; Jenkins has no rate limit "
-        "and no ETags on api/json"))
+    figures.append(
+        Figure(
+            "Jenkins repeated poll, nothing new: requests",
+            sum(again.values()),
+            "req",
+            "1 per job (+ crumb)",
+            again == {"crumb": 1, "builds": 1},
+            True,
+            f"{json.dumps(again)}: one tree= list request per job; Jenkins has no rate limit "
+            "and no ETags on api/json",
+        )
+    )
     srv.reset(srv.jenkins)
-    run_child(cli("jenkins", "--url", srv.jenkins, "--job", mixed.job, "-q",
-                  "--output", str(work / "mixed.jsonl")))
+    run_child(
+        cli(
+            "jenkins",
+            "--url",
+            srv.jenkins,
+            "--job",
+            mixed.job,
+            "-q",
+            "--output",
+            str(work / "mixed.jsonl"),
+        )
+    )
     mixed_counts = srv.counts(srv.jenkins)
     parallel = sum(1 for n in range(1, mixed.builds + 1) if mixed.parallel(n))
     pages = mixed.builds // 100 + 1  # a full page makes the collector ask for the next
     expected = 1 + pages + mixed.builds + parallel
-    figures.append(Figure(
-        "Jenkins requests per build, 1 in 4 with parallel stages",
-        round(sum(mixed_counts.values()) / mixed.builds, 4), "req/build",
-        f"= {expected / mixed.builds:.4f} (1 Blue Ocean graph per parallel build)",
-        sum(mixed_counts.values()) == expected, True, json.dumps(mixed_counts)))
+    figures.append(
+        Figure(
+            "Jenkins requests per build, 1 in 4 with parallel stages",
+            round(sum(mixed_counts.values()) / mixed.builds, 4),
+            "req/build",
+            f"= {expected / mixed.builds:.4f} (1 Blue Ocean graph per parallel build)",
+            sum(mixed_counts.values()) == expected,
+            True,
+            json.dumps(mixed_counts),
+        )
+    )
     return figures
 
 
@@ -317,15 +429,35 @@ def memory(
         etag_mb = db.execute("SELECT total(length(body)) FROM etags").fetchone()[0] / 2**20
     growth = done.max_rss_mb / small_rss
     return [
-        Figure(f"peak RSS, {small.runs}-run backfill", round(small_rss, 1), "MB", "", None,
-               False, "the timed end-to-end run above"),
-        Figure(f"peak RSS, {large.runs}-run backfill", round(done.max_rss_mb, 1), "MB",
-               "<= 150", done.max_rss_mb <= 150, False,
-               f"{received.get('events')} of {expected} events received in "
-               f"{done.seconds:.1f}s; state file {state_mb:.1f} MB on disk, of which "
-               f"{etag_mb:.1f} MB compressed list pages kept for ETags"),
-        Figure(f"peak RSS growth, {large.runs} vs {small.runs} runs", round(growth, 3), "x",
-               "<= 1.2", growth <= 1.2, False, "streaming: memory must not grow with history"),
+        Figure(
+            f"peak RSS, {small.runs}-run backfill",
+            round(small_rss, 1),
+            "MB",
+            "",
+            None,
+            False,
+            "the timed end-to-end run above",
+        ),
+        Figure(
+            f"peak RSS, {large.runs}-run backfill",
+            round(done.max_rss_mb, 1),
+            "MB",
+            "<= 150",
+            done.max_rss_mb <= 150,
+            False,
+            f"{received.get('events')} of {expected} events received in "
+            f"{done.seconds:.1f}s; state file {state_mb:.1f} MB on disk, of which "
+            f"{etag_mb:.1f} MB compressed list pages kept for ETags",
+        ),
+        Figure(
+            f"peak RSS growth, {large.runs} vs {small.runs} runs",
+            round(growth, 3),
+            "x",
+            "<= 1.2",
+            growth <= 1.2,
+            False,
+            "streaming: memory must not grow with history",
+        ),
     ]
 
 
@@ -335,20 +467,43 @@ def throughput(srv: Servers, sizes: Sizes) -> list[Figure]:
     upload = upload_rate(srv.trunk, TOKEN, sizes.throughput_runs, sizes.jobs, sizes.steps)
     received = srv.received()
     figures = [
-        Figure("map + serialise, GitHub JSON -> Run -> events -> bytes",
-               round(rates["github_full"]), "events/s", ">= 50,000",
-               rates["github_full"] >= 50_000, False,
-               "build_run + map_run + encode, one core, parsed bodies in"),
-        Figure("map + serialise, Jenkins JSON -> Run -> events -> bytes",
-               round(rates["jenkins_full"]), "events/s", ">= 50,000",
-               rates["jenkins_full"] >= 50_000, False, "map_build + map_run + encode"),
-        Figure("map_run + encode alone", round(rates["map_encode"]), "events/s", "", None,
-               False, "pre-built Run trees"),
-        Figure("upload to the local receiver (TrunkSink)", round(upload["rate"]), "events/s",
-               ">= 20,000", upload["rate"] >= 20_000 and received.get("events") ==
-               upload["events"], False,
-               f"{upload['events']} events in {received.get('bodies')} bodies of 100 "
-               "(encode + batch + POST over loopback)"),
+        Figure(
+            "map + serialise, GitHub JSON -> Run -> events -> bytes",
+            round(rates["github_full"]),
+            "events/s",
+            ">= 50,000",
+            rates["github_full"] >= 50_000,
+            False,
+            "build_run + map_run + encode, one core, parsed bodies in",
+        ),
+        Figure(
+            "map + serialise, Jenkins JSON -> Run -> events -> bytes",
+            round(rates["jenkins_full"]),
+            "events/s",
+            ">= 50,000",
+            rates["jenkins_full"] >= 50_000,
+            False,
+            "map_build + map_run + encode",
+        ),
+        Figure(
+            "map_run + encode alone",
+            round(rates["map_encode"]),
+            "events/s",
+            "",
+            None,
+            False,
+            "pre-built Run trees",
+        ),
+        Figure(
+            "upload to the local receiver (TrunkSink)",
+            round(upload["rate"]),
+            "events/s",
+            ">= 20,000",
+            upload["rate"] >= 20_000 and received.get("events") == upload["events"],
+            False,
+            f"{upload['events']} events in {received.get('bodies')} bodies of 100 "
+            "(encode + batch + POST over loopback)",
+        ),
     ]
     return figures
 
@@ -364,10 +519,24 @@ def report_timing(quick: bool) -> list[Figure]:
     seconds = float(values.get("report_seconds", "nan"))
     sink_rate = float(values.get("store_sink_events_per_second", "nan"))
     return [
-        Figure(f"ci-collector report over {runs:,} runs", seconds, "s", "< 2", seconds < 2,
-               False, f"report_bench.py: {values}"),
-        Figure("local store sink (StoreSink) write rate", round(sink_rate), "events/s", "",
-               None, False, "report_bench.py"),
+        Figure(
+            f"ci-collector report over {runs:,} runs",
+            seconds,
+            "s",
+            "< 2",
+            seconds < 2,
+            False,
+            f"report_bench.py: {values}",
+        ),
+        Figure(
+            "local store sink (StoreSink) write rate",
+            round(sink_rate),
+            "events/s",
+            "",
+            None,
+            False,
+            "report_bench.py",
+        ),
     ]
 
 
@@ -384,8 +553,13 @@ def machine() -> dict[str, Any]:
         mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
     except OSError:
         mem_kb = 0
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(mem_kb / 2**20, 1),
-            "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def print_table(figures: list[Figure], quick: bool) -> None:
@@ -396,8 +570,11 @@ def print_table(figures: list[Figure], quick: bool) -> None:
     for column in ("figure", "measured", "target", "ok"):
         table.add_column(column, justify="right" if column == "measured" else "left")
     for f in figures:
-        value = "-" if f.value is None else (f"{f.value:,}" if isinstance(f.value, int)
-                                             else f"{f.value:,.4g}")
+        value = (
+            "-"
+            if f.value is None
+            else (f"{f.value:,}" if isinstance(f.value, int) else f"{f.value:,.4g}")
+        )
         mark = "" if f.ok is None else ("yes" if f.ok else "NO")
         table.add_row(f.name, f"{value} {f.unit}", f.target, mark)
     Console(width=140).print(table)
@@ -415,8 +592,7 @@ def main() -> int:
     began = time.perf_counter()
     now = datetime.now(timezone.utc)
     gh, jk = github_shapes(sizes, now), jenkins_shapes(sizes)
-    spec = {"github": [asdict(s) for s in gh.values()],
-            "jenkins": [asdict(s) for s in jk.values()]}
+    spec = {"github": [asdict(s) for s in gh.values()], "jenkins": [asdict(s) for s in jk.values()]}
     figures: list[Figure] = []
     with servers(spec) as srv, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -430,15 +606,21 @@ def main() -> int:
     elapsed = time.perf_counter() - began
     print_table(figures, args.quick)
     print(f"templates: {srv.templates}; {elapsed:.0f}s in all")
-    args.results.write_text(json.dumps({
-        "mode": "quick" if args.quick else "full",
-        "when": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine(),
-        "sizes": asdict(sizes),
-        "templates": srv.templates,
-        "seconds": round(elapsed, 1),
-        "figures": [asdict(f) for f in figures],
-    }, indent=2) + "\n")
+    args.results.write_text(
+        json.dumps(
+            {
+                "mode": "quick" if args.quick else "full",
+                "when": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "machine": machine(),
+                "sizes": asdict(sizes),
+                "templates": srv.templates,
+                "seconds": round(elapsed, 1),
+                "figures": [asdict(f) for f in figures],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     missed = [f for f in figures if f.ok is False and (f.deterministic or not args.quick)]
     for f in missed:
         print(f"MISSED: {f.name}: {f.value} {f.unit} (target {f.target})", file=sys.stderr)

@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "src"),
-                str(Path(__file__).resolve().parent.parent)]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parent.parent / "src"),
+    str(Path(__file__).resolve().parent.parent),
+]
 
 from fasthttp import serve, server_url  # noqa: E402
 from history import (  # noqa: E402
@@ -83,8 +85,7 @@ class Front:
         etag = reply.headers.get("ETag")
         if etag is not None and request.headers.get("if-none-match") == etag:
             self.counts[f"{kind}_304"] += 1
-            return Reply(304, b"", {k: v for k, v in reply.headers.items()
-                                    if k != "Content-Type"})
+            return Reply(304, b"", {k: v for k, v in reply.headers.items() if k != "Content-Type"})
         self.counts[kind] += 1
         return reply
 
@@ -127,13 +128,16 @@ class BenchGitHub(GitHubServer):
         per_page, page = _paging(query)
         if (page - 1) * per_page >= CAP:
             return 422, {"message": "Only the first 1000 search results are available"}
-        return 200, {"total_count": len(chosen),
-                     "workflow_runs": chosen[(page - 1) * per_page: page * per_page]}
+        return 200, {
+            "total_count": len(chosen),
+            "workflow_runs": chosen[(page - 1) * per_page : page * per_page],
+        }
 
     def _sorted(self, owner: str, name: str) -> tuple[list[int], list[dict[str, Any]]]:
         if (owner, name) not in self._index:
-            runs = sorted(self.model.repos[(owner, name)].latest(),
-                          key=lambda r: (r["created_at"], r["id"]))
+            runs = sorted(
+                self.model.repos[(owner, name)].latest(), key=lambda r: (r["created_at"], r["id"])
+            )
             stamps = [_ms(r["created_at"]) for r in runs]
             self._index[(owner, name)] = (stamps, runs)
         return self._index[(owner, name)]
@@ -141,8 +145,11 @@ class BenchGitHub(GitHubServer):
     def _reply(self, request: Request, kind: str, status: int, body: Any) -> Reply:
         raw = json.dumps(body, separators=(",", ":")).encode()
         etag = f'W/"{hashlib.sha256(raw).hexdigest()[:32]}"'
-        headers = {"Content-Type": "application/json; charset=utf-8", "ETag": etag,
-                   **self._rate_headers()}
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "ETag": etag,
+            **self._rate_headers(),
+        }
         return Reply(status, raw, headers)
 
 
@@ -204,8 +211,12 @@ class Receiver:
         if request.path.startswith("/_bench/"):
             if request.path == "/_bench/reset":
                 self.events = self.bytes = self.bodies = 0
-            return Reply(200, json.dumps(
-                {"events": self.events, "bytes": self.bytes, "bodies": self.bodies}).encode())
+            return Reply(
+                200,
+                json.dumps(
+                    {"events": self.events, "bytes": self.bytes, "bodies": self.bodies}
+                ).encode(),
+            )
         if request.method != "POST" or request.path != TRACK_EVENTS:
             return Reply(404, b'{"error":"not found"}')
         if request.headers.get("x-api-token") != TOKEN:
@@ -243,8 +254,9 @@ async def _main(spec: dict[str, Any]) -> None:
     print(json.dumps(urls), flush=True)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
-    threading.Thread(target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(stopped.set)),
-                     daemon=True).start()
+    threading.Thread(
+        target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(stopped.set)), daemon=True
+    ).start()
     await stopped.wait()
 
 

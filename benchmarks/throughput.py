@@ -50,8 +50,9 @@ def github_inputs(runs: int, jobs: int, steps: int) -> list[tuple[Any, list[Any]
     pairs = []
     for n in range(runs):
         run = github_run(t, shape, n)
-        pairs.append((json.loads(json.dumps(run)),
-                      json.loads(json.dumps(github_jobs(t, shape, run)))))
+        pairs.append(
+            (json.loads(json.dumps(run)), json.loads(json.dumps(github_jobs(t, shape, run))))
+        )
     return pairs
 
 
@@ -90,8 +91,9 @@ def map_rates(runs: int, jobs: int, steps: int, stages: int, repeats: int = 3) -
         return count
 
     builds = jenkins_inputs(runs, stages)
-    context = BuildContext("jenkins.test", "bench/app", REPO, "jenkins:jenkins.test/bench/app",
-                           False)
+    context = BuildContext(
+        "jenkins.test", "bench/app", REPO, "jenkins:jenkins.test/bench/app", False
+    )
 
     def jenkins_full() -> int:
         count = 0
@@ -101,14 +103,19 @@ def map_rates(runs: int, jobs: int, steps: int, stages: int, repeats: int = 3) -
                 count += 1
         return count
 
-    return {"github_full": _best(repeats, github_full), "map_encode": _best(repeats, map_encode),
-            "jenkins_full": _best(repeats, jenkins_full)}
+    return {
+        "github_full": _best(repeats, github_full),
+        "map_encode": _best(repeats, map_encode),
+        "jenkins_full": _best(repeats, jenkins_full),
+    }
 
 
 def upload_rate(trunk_url: str, token: str, runs: int, jobs: int, steps: int) -> dict[str, float]:
     """TrunkSink over loopback: encode, batch by 100, POST, account chains."""
-    chains: list[Run] = [build_run(REPO, slim_run(run), items, source=SOURCE)
-                         for run, items in github_inputs(runs, jobs, steps)]
+    chains: list[Run] = [
+        build_run(REPO, slim_run(run), items, source=SOURCE)
+        for run, items in github_inputs(runs, jobs, steps)
+    ]
     mapped = [(run, map_run(run)) for run in chains]
     events = sum(len(e) for _, e in mapped)
     sink = TrunkSink(token, trunk_url, batch_events=100)

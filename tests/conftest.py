@@ -26,12 +26,18 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``ci-collector`` in a subprocess, with this checkout's source."""
     full_env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_"))
     }
     full_env["PYTHONPATH"] = str(ROOT / "src")
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "ci_collector", *args],
-        capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout, check=False,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
     )

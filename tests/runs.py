@@ -11,17 +11,29 @@ T0 = 1_700_000_000_000  # a plausible epoch-ms start, far from 0
 def step(number: int, name: str = "", start: int | None = None, end: int | None = None) -> Node:
     begin = T0 + 1_000 * number if start is None else start
     return Node(
-        "step", name or f"step {number}", f"steps/{number}", name or f"step {number}",
-        begin, begin + 500 if end is None and start is None else end, Conclusion.SUCCESS,
+        "step",
+        name or f"step {number}",
+        f"steps/{number}",
+        name or f"step {number}",
+        begin,
+        begin + 500 if end is None and start is None else end,
+        Conclusion.SUCCESS,
         result="success",
     )
 
 
 def job(number: int, steps: int = 2, name: str = "") -> Node:
     return Node(
-        "job", name or f"job {number}", f"jobs/{number}", name or f"job {number}",
-        T0, T0 + 100_000, Conclusion.SUCCESS, result="success",
-        tags={"runner": "ubuntu-latest"}, metrics={"queue_ms": 1_500},
+        "job",
+        name or f"job {number}",
+        f"jobs/{number}",
+        name or f"job {number}",
+        T0,
+        T0 + 100_000,
+        Conclusion.SUCCESS,
+        result="success",
+        tags={"runner": "ubuntu-latest"},
+        metrics={"queue_ms": 1_500},
         children=[step(n) for n in range(1, steps + 1)],
     )
 
@@ -35,8 +47,15 @@ def make_run(
 ) -> Run:
     """A workflow run attempt with `1 + jobs * (1 + steps)` events."""
     root = Node(
-        "workflow", "CI", "", ".github/workflows/ci.yml", T0 - 1_000, T0 + 200_000,
-        Conclusion.SUCCESS, result="success", tags={"branch": "main"},
+        "workflow",
+        "CI",
+        "",
+        ".github/workflows/ci.yml",
+        T0 - 1_000,
+        T0 + 200_000,
+        Conclusion.SUCCESS,
+        result="success",
+        tags={"branch": "main"},
         children=[job(n, steps) for n in range(1, jobs + 1)],
     )
     key = f"{repo.slug}/actions/runs/{run_id}/attempts/1"

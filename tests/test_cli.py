@@ -49,7 +49,11 @@ def run_tiny(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     full_env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", **(env or {})}
     return subprocess.run(
         [sys.executable, "-c", TINY_COLLECTOR, *args],
-        capture_output=True, text=True, env=full_env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+        check=False,
     )
 
 
@@ -140,8 +144,12 @@ def test_runs_kept_only_locally_are_still_sent_once_a_token_is_given(
 
 def test_dry_run_to_stdout_with_options_from_the_environment(tmp_path: Path) -> None:
     result = run_tiny(
-        "tiny", env={"CI_COLLECTOR_OUTPUT": "-", "CI_COLLECTOR_BATCH_SIZE": "3",
-                     "CI_COLLECTOR_SINCE": "2024-05-01"},
+        "tiny",
+        env={
+            "CI_COLLECTOR_OUTPUT": "-",
+            "CI_COLLECTOR_BATCH_SIZE": "3",
+            "CI_COLLECTOR_SINCE": "2024-05-01",
+        },
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -180,8 +188,9 @@ def test_quiet_and_json_logs(trunk: TrunkStandIn, tmp_path: Path) -> None:
     quiet = run_tiny("tiny", "-q", "--state", str(tmp_path / "a.sqlite"), env=env)
     assert quiet.returncode == 0
     assert quiet.stderr == ""
-    as_json = run_tiny("tiny", "--log-format", "json", "--state", str(tmp_path / "b.sqlite"),
-                       env=env)
+    as_json = run_tiny(
+        "tiny", "--log-format", "json", "--state", str(tmp_path / "b.sqlite"), env=env
+    )
     logs = [json.loads(line) for line in as_json.stderr.splitlines()]
     assert logs and logs[-1]["level"] == "info"
     assert logs[-1]["message"] == "sent 8 events of 2 runs in 1 requests"
@@ -203,8 +212,9 @@ def test_trunk_down_beyond_the_retry_budget_means_come_back_later(
 ) -> None:
     trunk.faults.extend(Reply(503) for _ in range(100))
     env = {"TRUNK_API_TOKEN": TOKEN, "TRUNK_API_URL": trunk.url}
-    result = run_tiny("tiny", "-q", "--retry-seconds", "0.2", "--state",
-                      str(tmp_path / "s.sqlite"), env=env)
+    result = run_tiny(
+        "tiny", "-q", "--retry-seconds", "0.2", "--state", str(tmp_path / "s.sqlite"), env=env
+    )
     assert result.returncode == 75
     assert len(result.stderr.splitlines()) == 1
     assert "Trunk still failing after 1 attempts (HTTP 503)" in result.stderr

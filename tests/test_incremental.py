@@ -44,8 +44,18 @@ def slow_trunk(trunk: TrunkStandIn, seconds: float = 0.03) -> None:
 
 
 def command(github: GitHubServer, state: Path, *extra: str) -> list[str]:
-    return ["github", "--repo", REPO, "--since", "6d", "--state", str(state),
-            "--batch-size", str(BATCH), *extra]
+    return [
+        "github",
+        "--repo",
+        REPO,
+        "--since",
+        "6d",
+        "--state",
+        str(state),
+        "--batch-size",
+        str(BATCH),
+        *extra,
+    ]
 
 
 def environment(github: GitHubServer, trunk: TrunkStandIn | None) -> dict[str, str]:
@@ -59,19 +69,25 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUNK_", "GITHUB_"))}
     full_env.update(env, PYTHONPATH=str(ROOT / "src"))
     return subprocess.Popen(
-        [sys.executable, "-m", "ci_collector", *args], env=full_env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "ci_collector", *args],
+        env=full_env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
 def expected_ids(github: GitHubServer, tmp_path: Path) -> set[str]:
     """What a fault-free dry run of the same backfill would send."""
     out = tmp_path / "expected.jsonl"
-    done = run_cli(*command(github, tmp_path / "dry.sqlite", "--output", str(out)),
-                   env=environment(github, None))
+    done = run_cli(
+        *command(github, tmp_path / "dry.sqlite", "--output", str(out)),
+        env=environment(github, None),
+    )
     assert done.returncode == 0, done.stderr
-    ids = {event["id"] for line in out.read_text().splitlines()
-           for event in json.loads(line)["events"]}
+    ids = {
+        event["id"] for line in out.read_text().splitlines() for event in json.loads(line)["events"]
+    }
     assert len(ids) > RUNS * 3
     return ids
 

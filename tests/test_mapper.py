@@ -56,17 +56,27 @@ def test_chain_id_is_the_root_id_and_parents_enclose() -> None:
     root, job1, step11, step12, job2, step21, step22 = events
     assert {e["chainId"] for e in events} == {root["id"]}
     assert "parent" not in root
-    for child, parent in [(job1, root), (step11, job1), (step12, job1), (job2, root),
-                          (step21, job2), (step22, job2)]:
+    for child, parent in [
+        (job1, root),
+        (step11, job1),
+        (step12, job1),
+        (job2, root),
+        (step21, job2),
+        (step22, job2),
+    ]:
         assert child["parent"] == {
-            "eventId": parent["id"], "sequenceKey": parent["sequence"]["key"]
+            "eventId": parent["id"],
+            "sequenceKey": parent["sequence"]["key"],
         }
 
 
 def test_sequence_keys_are_readable_paths() -> None:
     events = map_run(make_run(jobs=1, steps=2))
     assert [e["sequence"]["key"] for e in events] == [
-        ROOT_KEY, f"{ROOT_KEY}/job 1", f"{ROOT_KEY}/job 1/step 1", f"{ROOT_KEY}/job 1/step 2"
+        ROOT_KEY,
+        f"{ROOT_KEY}/job 1",
+        f"{ROOT_KEY}/job 1/step 1",
+        f"{ROOT_KEY}/job 1/step 2",
     ]
     assert [e["sequence"]["kind"] for e in events] == ["workflow", "job", "step", "step"]
     assert {e["sequence"]["platform"] for e in events} == {"github_actions"}
@@ -199,8 +209,7 @@ def test_downstream_build_hangs_under_its_external_parent() -> None:
     upstream = ExternalParent(event_id(upstream_key), "deploy", event_id(upstream_key))
     child = Node("stage", "s", "stages/1", "s", T0, T0 + 1)
     root = Node("pipeline", "downstream", "", "folder/downstream", T0, T0 + 2, children=[child])
-    run = Run("jenkins", REPO, "ci.example/job/folder/downstream/3", root,
-              external_parent=upstream)
+    run = Run("jenkins", REPO, "ci.example/job/folder/downstream/3", root, external_parent=upstream)
     first, second = map_run(run)
     assert first["id"] == event_id("ci.example/job/folder/downstream/3")
     assert first["chainId"] == second["chainId"] == upstream.chain_id
@@ -210,10 +219,21 @@ def test_downstream_build_hangs_under_its_external_parent() -> None:
 
 def test_metrics_keep_numbers_and_drop_impossible_values() -> None:
     root = Node(
-        "pipeline", "p", "", "p", T0, T0 + 4_000,
+        "pipeline",
+        "p",
+        "",
+        "p",
+        T0,
+        T0 + 4_000,
         metrics={
-            "queue_ms": 250, "retries": -1, "wait_ms": -5, "cpu": float("nan"),
-            "mem": float("inf"), "flag": True, "duration_ms": 99, "ratio": 0.5,
+            "queue_ms": 250,
+            "retries": -1,
+            "wait_ms": -5,
+            "cpu": float("nan"),
+            "mem": float("inf"),
+            "flag": True,
+            "duration_ms": 99,
+            "ratio": 0.5,
         },
     )
     [event] = map_run(one_node_run(root))
@@ -221,12 +241,23 @@ def test_metrics_keep_numbers_and_drop_impossible_values() -> None:
 
 
 def test_tags_carry_the_raw_result_and_drop_empty_values() -> None:
-    root = Node("pipeline", "p", "", "p", T0, T0 + 1, Conclusion.FAILURE, result="UNSTABLE",
-                tags={"branch": "main", "pr": "", "attempt": 2})
+    root = Node(
+        "pipeline",
+        "p",
+        "",
+        "p",
+        T0,
+        T0 + 1,
+        Conclusion.FAILURE,
+        result="UNSTABLE",
+        tags={"branch": "main", "pr": "", "attempt": 2},
+    )
     [event] = map_run(one_node_run(root))
     assert event["conclusion"] == "FAILURE"
     assert event["payload"]["tags"] == [
-        {"k": "branch", "v": "main"}, {"k": "attempt", "v": 2}, {"k": "result", "v": "UNSTABLE"}
+        {"k": "branch", "v": "main"},
+        {"k": "attempt", "v": 2},
+        {"k": "result", "v": "UNSTABLE"},
     ]
     root.tags["result"] = "explicit"
     [again] = map_run(one_node_run(root))

@@ -60,10 +60,18 @@ def nodes(draw: st.DrawFn, depth: int = 0) -> Node:
         finished_ms=draw(times),
         conclusion=draw(st.none() | st.sampled_from(Conclusion)),
         result=draw(st.none() | st.sampled_from(["success", "UNSTABLE", "ABORTED"])),
-        tags=draw(st.dictionaries(st.sampled_from(["branch", "sha", "runner", "attempt"]),
-                                  st.text(max_size=10) | st.integers(0, 9), max_size=3)),
-        metrics=draw(st.dictionaries(st.sampled_from(["queue_ms", "init_ms", "retries"]),
-                                     metric_values, max_size=3)),
+        tags=draw(
+            st.dictionaries(
+                st.sampled_from(["branch", "sha", "runner", "attempt"]),
+                st.text(max_size=10) | st.integers(0, 9),
+                max_size=3,
+            )
+        ),
+        metrics=draw(
+            st.dictionaries(
+                st.sampled_from(["queue_ms", "init_ms", "retries"]), metric_values, max_size=3
+            )
+        ),
         children=children,
     )
 
@@ -131,7 +139,8 @@ def test_deep_nesting(depth: int, name: str, start: int | None, finish: int | No
 
 def check_contract(events: list[EventDict]) -> None:
     body: dict[str, Any] = {
-        "repo": {"host": REPO.host, "owner": REPO.owner, "name": REPO.name}, "events": events
+        "repo": {"host": REPO.host, "owner": REPO.owner, "name": REPO.name},
+        "events": events,
     }
     TrackEventsBody.model_validate(json.loads(json.dumps(body)))
     assert body_problems(json.dumps(body)) == []  # the contract, plus no null anywhere

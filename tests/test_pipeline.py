@@ -23,15 +23,15 @@ def test_an_unmappable_run_is_skipped_with_a_warning(
 ) -> None:
     sink = JsonlSink(tmp_path / "out.jsonl")
     delivered: list[str] = []
-    summary = deliver([make_run(1), timeless_run(), make_run(2)], sink,
-                      on_delivered=lambda done: delivered.extend(c.run_key for c in done),
+    summary = deliver(
+        [make_run(1), timeless_run(), make_run(2)],
+        sink,
+        on_delivered=lambda done: delivered.extend(c.run_key for c in done),
     )
     sink.close()
     assert delivered == [make_run(1).natural_key, make_run(2).natural_key]
     assert (summary.runs, summary.delivered_runs, summary.events) == (3, 2, 8)
-    assert summary.skipped == [
-        "skipped ci.example/job/x/1: pipeline 'x' has no timestamps at all"
-    ]
+    assert summary.skipped == ["skipped ci.example/job/x/1: pipeline 'x' has no timestamps at all"]
     assert summary.exit_code == 0
     assert "skipped ci.example/job/x/1" in caplog.text
 
@@ -55,7 +55,8 @@ def test_a_source_cut_short_still_delivers_what_it_read(tmp_path: Path) -> None:
     delivered: list[str] = []
     with pytest.raises(ComeBackLater, match="rate limited"):
         deliver(
-            rate_limited(), sink,
+            rate_limited(),
+            sink,
             on_delivered=lambda done: delivered.extend(c.run_key for c in done),
         )
     sink.close()

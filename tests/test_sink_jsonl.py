@@ -28,8 +28,13 @@ def test_lines_are_byte_identical_to_what_trunk_receives(
     dry = JsonlSink(out, batch_events=7, batch_bytes=5_000)
     dry_summary = deliver(some_runs(), dry)
     dry.close()
-    wet = TrunkSink(TOKEN, trunk.url, batch_events=7, batch_bytes=5_000,
-                    dead_letter_path=tmp_path / "dead.jsonl")
+    wet = TrunkSink(
+        TOKEN,
+        trunk.url,
+        batch_events=7,
+        batch_bytes=5_000,
+        dead_letter_path=tmp_path / "dead.jsonl",
+    )
     wet_summary = deliver(some_runs(), wet)
     wet.close()
     posted = [request.body for request in trunk.server.requests]

@@ -39,8 +39,12 @@ def dead_letters(tmp_path: Path) -> Path:
 
 def make_sink(trunk: TrunkStandIn, dead_letters: Path, **options: Any) -> TrunkSink:
     settings: dict[str, Any] = {
-        "batch_events": 100, "dead_letter_path": dead_letters, "timeout": 2.0,
-        "retry_budget": 5.0, "backoff_base": 0.01, "backoff_cap": 0.05,
+        "batch_events": 100,
+        "dead_letter_path": dead_letters,
+        "timeout": 2.0,
+        "retry_budget": 5.0,
+        "backoff_base": 0.01,
+        "backoff_cap": 0.05,
     }
     settings.update(options)
     token = settings.pop("token", TOKEN)
@@ -70,7 +74,8 @@ def posted_bodies(trunk: TrunkStandIn) -> list[bytes]:
 def expected_events(runs: Iterable[Run]) -> dict[str, bytes]:
     return {
         event["id"]: json.dumps(event, sort_keys=True).encode()
-        for run in runs for event in map_run(run)
+        for run in runs
+        for event in map_run(run)
     }
 
 
@@ -230,8 +235,14 @@ def test_a_retry_after_beyond_the_budget_fails_at_once(
 def test_an_unreachable_trunk_fails_within_the_budget(dead_letters: Path) -> None:
     with TrunkStandIn().server as gone:
         url = gone.url
-    sink = TrunkSink(TOKEN, url, dead_letter_path=dead_letters, retry_budget=0.3,
-                     backoff_base=0.02, backoff_cap=0.05)
+    sink = TrunkSink(
+        TOKEN,
+        url,
+        dead_letter_path=dead_letters,
+        retry_budget=0.3,
+        backoff_base=0.02,
+        backoff_cap=0.05,
+    )
     with pytest.raises(DeliveryFailed, match="ConnectError"):
         send(sink, [make_run()])
 
@@ -278,7 +289,9 @@ def test_collect_exits_1_and_remembers_only_what_arrived(
     assert collect(config, source) == 1
     with State(tmp_path / "state.sqlite") as state:
         assert [state.is_delivered(run.natural_key, run.fingerprint) for run in runs] == [
-            True, False, True
+            True,
+            False,
+            True,
         ]
     assert len((tmp_path / "dead.jsonl").read_text().splitlines()) == 1
 
@@ -371,17 +384,31 @@ def test_the_token_never_appears_in_logs_errors_or_files(
 
 def delivery_config(trunk: TrunkStandIn, tmp_path: Path, batch_size: int) -> DeliveryConfig:
     return DeliveryConfig(
-        trunk_token=TOKEN, trunk_url=trunk.url, output=None,
-        state_path=str(tmp_path / "state.sqlite"), batch_size=batch_size,
-        dead_letter=str(tmp_path / "dead.jsonl"), retry_seconds=5.0, timeout=2.0,
-        insecure=False, fail_fast=False, wait=False,
+        trunk_token=TOKEN,
+        trunk_url=trunk.url,
+        output=None,
+        state_path=str(tmp_path / "state.sqlite"),
+        batch_size=batch_size,
+        dead_letter=str(tmp_path / "dead.jsonl"),
+        retry_seconds=5.0,
+        timeout=2.0,
+        insecure=False,
+        fail_fast=False,
+        wait=False,
     )
 
 
 @pytest.mark.parametrize(
     ("value", "low", "high"),
-    [("7", 7, 7), ("0.25", 0.25, 0.25), ("-3", 0, 0), ("soon", None, None),
-     ("in-30s", None, None), ("http-date+30", 28, 30), ("http-date-30", 0, 0)],
+    [
+        ("7", 7, 7),
+        ("0.25", 0.25, 0.25),
+        ("-3", 0, 0),
+        ("soon", None, None),
+        ("in-30s", None, None),
+        ("http-date+30", 28, 30),
+        ("http-date-30", 0, 0),
+    ],
 )
 def test_retry_after_values(value: str, low: float | None, high: float | None) -> None:
     """Seconds or an HTTP date (RFC 9110); anything else is ignored, never a crash."""

@@ -15,12 +15,36 @@ def sample_run(run_id: int = 1) -> Run:
         Node("step", "checkout", f"steps/{n}", "checkout", 1_000 + n, 1_500 + n, Conclusion.SUCCESS)
         for n in range(1, 3)
     ]
-    job = Node("job", "build", "jobs/7", "build", 1_000, None, Conclusion.FAILURE,
-               result="failure", children=steps)
-    root = Node("workflow", "CI", "", ".github/workflows/ci.yml", 900, 2_000, Conclusion.FAILURE,
-                result="failure", children=[job])
-    return Run("github_actions", Repo("github.com", "o", "r"),
-               f"github.com/o/r/actions/runs/{run_id}/attempts/1", root, "src", "fp")
+    job = Node(
+        "job",
+        "build",
+        "jobs/7",
+        "build",
+        1_000,
+        None,
+        Conclusion.FAILURE,
+        result="failure",
+        children=steps,
+    )
+    root = Node(
+        "workflow",
+        "CI",
+        "",
+        ".github/workflows/ci.yml",
+        900,
+        2_000,
+        Conclusion.FAILURE,
+        result="failure",
+        children=[job],
+    )
+    return Run(
+        "github_actions",
+        Repo("github.com", "o", "r"),
+        f"github.com/o/r/actions/runs/{run_id}/attempts/1",
+        root,
+        "src",
+        "fp",
+    )
 
 
 def test_dry_run_output_validates(tmp_path: Path) -> None:

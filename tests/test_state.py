@@ -161,14 +161,17 @@ def test_cli_state_show(path: Path) -> None:
     shown = run_cli("state", "show", env={"CI_COLLECTOR_STATE": str(path)})
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout == (
-        f"{SOURCE}\truns delivered: 1\tlast success: never\t"
-        'cursor: {"updated": "2024-05-01"}\n'
+        f'{SOURCE}\truns delivered: 1\tlast success: never\tcursor: {{"updated": "2024-05-01"}}\n'
     )
     as_json = run_cli("state", "show", "--json", "--state", str(path))
-    assert json.loads(as_json.stdout) == [{
-        "source": SOURCE, "cursor": {"updated": "2024-05-01"}, "last_success": None,
-        "runs_delivered": 1,
-    }]
+    assert json.loads(as_json.stdout) == [
+        {
+            "source": SOURCE,
+            "cursor": {"updated": "2024-05-01"},
+            "last_success": None,
+            "runs_delivered": 1,
+        }
+    ]
 
 
 def test_cli_state_forget(path: Path) -> None:

@@ -35,10 +35,18 @@ def rows(path: Path) -> dict[str, dict[str, Any]]:
 
 def config(tmp_path: Path, **changes: Any) -> DeliveryConfig:
     values: dict[str, Any] = dict(
-        trunk_token=None, trunk_url="http://127.0.0.1:9", output=None, store=False,
-        state_path=str(tmp_path / "state.sqlite"), batch_size=100,
-        dead_letter=str(tmp_path / "dead.jsonl"), retry_seconds=5.0, timeout=5.0,
-        insecure=False, fail_fast=False, wait=False,
+        trunk_token=None,
+        trunk_url="http://127.0.0.1:9",
+        output=None,
+        store=False,
+        state_path=str(tmp_path / "state.sqlite"),
+        batch_size=100,
+        dead_letter=str(tmp_path / "dead.jsonl"),
+        retry_seconds=5.0,
+        timeout=5.0,
+        insecure=False,
+        fail_fast=False,
+        wait=False,
     )
     values.update(changes)
     return DeliveryConfig(**values)
@@ -59,8 +67,11 @@ def test_rows_carry_the_run_context(tmp_path: Path) -> None:
     assert (job["branch"], job["sha"]) == ("main", "abc")  # inherited from the run
     step = next(row for row in stored.values() if row["kind"] == "step")
     assert (step["depth"], step["leaf"], step["duration_ms"]) == (2, 1, 40_000)
-    body = sqlite3.connect(path).execute(
-        "SELECT body FROM event_bodies WHERE id = ?", (root["id"],)).fetchone()[0]
+    body = (
+        sqlite3.connect(path)
+        .execute("SELECT body FROM event_bodies WHERE id = ?", (root["id"],))
+        .fetchone()[0]
+    )
     assert json.loads(body) == map_run(runs[0])[0]
 
 
@@ -82,8 +93,9 @@ def test_without_token_or_output_events_go_to_the_store(tmp_path: Path) -> None:
     cfg = config(tmp_path)
     with State(":memory:") as state:
         assert isinstance(build_sink(cfg, state.path), StoreSink)
-    assert isinstance(build_sink(config(tmp_path, output=str(tmp_path / "o.jsonl")),
-                                 tmp_path / "x"), JsonlSink)
+    assert isinstance(
+        build_sink(config(tmp_path, output=str(tmp_path / "o.jsonl")), tmp_path / "x"), JsonlSink
+    )
 
     def source(state: State, skip: SkipPolicy) -> Iterator[Run]:
         yield from two_runs()

@@ -71,11 +71,33 @@ CREATE TABLE IF NOT EXISTS event_bodies (
 """
 
 COLUMNS = (
-    "id", "run_id", "chain_id", "parent_id", "depth", "leaf", "host", "repo", "platform",
-    "kind", "workflow_key", "sequence_key", "name", "created_at", "finished_at", "day",
+    "id",
+    "run_id",
+    "chain_id",
+    "parent_id",
+    "depth",
+    "leaf",
+    "host",
+    "repo",
+    "platform",
+    "kind",
+    "workflow_key",
+    "sequence_key",
+    "name",
+    "created_at",
+    "finished_at",
+    "day",
     "conclusion",
-    "duration_ms", "queue_ms", "branch", "sha", "pr_number", "result", "attempt", "actor",
-    "trigger", "branch_kind",
+    "duration_ms",
+    "queue_ms",
+    "branch",
+    "sha",
+    "pr_number",
+    "result",
+    "attempt",
+    "actor",
+    "trigger",
+    "branch_kind",
 )
 INHERITED_TAGS = ("branch", "sha", "pr_number", "attempt", "actor", "trigger")
 """Tags a job or step takes from its run when it does not carry its own."""
@@ -142,13 +164,17 @@ def run_contexts(events: Sequence[Mapping[str, Any]]) -> dict[str, RunContext]:
         parents.add(parent)
     contexts = {
         event_id: RunContext(
-            root["id"], root["sequence"]["key"], level, level > 0 and event_id not in parents,
+            root["id"],
+            root["sequence"]["key"],
+            level,
+            level > 0 and event_id not in parents,
             inherited,
         )
         for event_id, level in depth.items()
     }
     waits = [
-        (int(event["createdAt"]), wait) for event in events[1:]
+        (int(event["createdAt"]), wait)
+        for event in events[1:]
         if depth[event["id"]] == 1 and (wait := _metric(event, "queue_ms")) is not None
     ]
     if waits:
@@ -170,14 +196,33 @@ def event_row(event: Mapping[str, Any], host: str, repo: str, context: RunContex
     own = {**context.inherited, **tags}
 
     return (
-        event["id"], context.run_id, event["chainId"],
-        parent["eventId"] if parent else None, context.depth, int(context.leaf),
-        host, repo, sequence["platform"], sequence["kind"], context.workflow_key,
-        sequence["key"], sequence["name"], created, finished, created // DAY_MS,
-        event.get("conclusion"), duration if duration is not None else finished - created,
+        event["id"],
+        context.run_id,
+        event["chainId"],
+        parent["eventId"] if parent else None,
+        context.depth,
+        int(context.leaf),
+        host,
+        repo,
+        sequence["platform"],
+        sequence["kind"],
+        context.workflow_key,
+        sequence["key"],
+        sequence["name"],
+        created,
+        finished,
+        created // DAY_MS,
+        event.get("conclusion"),
+        duration if duration is not None else finished - created,
         queue if queue is not None else context.queue_ms,
-        tag("branch"), tag("sha"), tag("pr_number"), tags.get("result"), tag("attempt"),
-        tag("actor"), tag("trigger"), branch_kind(own),
+        tag("branch"),
+        tag("sha"),
+        tag("pr_number"),
+        tags.get("result"),
+        tag("attempt"),
+        tag("actor"),
+        tag("trigger"),
+        branch_kind(own),
     )
 
 
@@ -195,7 +240,9 @@ def branch_kind(tags: Mapping[str, str]) -> str | None:
     if any(bot in actor for bot in BOTS) or branch.startswith(tuple(f"{b}/" for b in BOTS)):
         return "bot"
     if (
-        "pr_number" in tags or branch.startswith("pull/") or _JENKINS_PR.match(branch)
+        "pr_number" in tags
+        or branch.startswith("pull/")
+        or _JENKINS_PR.match(branch)
         or trigger in ("pull_request", "pull_request_target")
     ):
         return "pull_request"
@@ -263,7 +310,9 @@ def split_runs(events: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, An
     for event in events:
         parent = event.get("parent", {}).get("eventId")
         starts = (
-            parent is None or parent not in known or parent not in run_of
+            parent is None
+            or parent not in known
+            or parent not in run_of
             or any(k in tags_of(event) for k in RUN_START_TAGS)
         )
         if starts:

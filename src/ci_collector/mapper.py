@@ -67,8 +67,18 @@ def map_run(run: Run) -> list[EventDict]:
         }
     events: list[EventDict] = []
     _emit(
-        run.platform, root, root_id, chain_id, parent, _clean_part(root.key_part, root.kind),
-        run.natural_key, start, finish, repaired, events, set(),
+        run.platform,
+        root,
+        root_id,
+        chain_id,
+        parent,
+        _clean_part(root.key_part, root.kind),
+        run.natural_key,
+        start,
+        finish,
+        repaired,
+        events,
+        set(),
     )
     return events
 
@@ -113,9 +123,18 @@ def _emit(
         child_natural = f"{natural_key}/{child.id_part}"
         child_start, child_finish, child_repaired = _repair_times(child, start, finish)
         _emit(
-            platform, child, event_id(child_natural), chain_id, child_parent,
-            f"{full_key}/{key_part}", child_natural, child_start, child_finish,
-            child_repaired, out, taken,
+            platform,
+            child,
+            event_id(child_natural),
+            chain_id,
+            child_parent,
+            f"{full_key}/{key_part}",
+            child_natural,
+            child_start,
+            child_finish,
+            child_repaired,
+            out,
+            taken,
         )
 
 

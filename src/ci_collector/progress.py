@@ -38,8 +38,9 @@ class Progress:
     def __enter__(self) -> Progress:
         if self.interactive:
             console = Console(stderr=True)
-            self._live = Live(self._line(None), console=console, transient=True,
-                              refresh_per_second=4)
+            self._live = Live(
+                self._line(None), console=console, transient=True, refresh_per_second=4
+            )
             self._live.__enter__()
         return self
 

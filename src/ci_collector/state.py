@@ -146,9 +146,12 @@ class State:
         with self._transaction():
             for bare_key, bare_source, fingerprint, events in attempts:
                 run_key, source = self.namespace + bare_key, self.namespace + bare_source
-                new = self._db.execute(
-                    "SELECT 1 FROM delivered WHERE run_key = ?", (run_key,)
-                ).fetchone() is None
+                new = (
+                    self._db.execute(
+                        "SELECT 1 FROM delivered WHERE run_key = ?", (run_key,)
+                    ).fetchone()
+                    is None
+                )
                 self._db.execute(
                     "INSERT INTO delivered(run_key, source, fingerprint, events, delivered_at)"
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_key) DO UPDATE SET"
@@ -219,8 +222,13 @@ class State:
                 "INSERT INTO etags(url, source, etag, body, used_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, body = excluded.body,"
                 " used_at = excluded.used_at",
-                (self.namespace + url, self.namespace + source, etag, zlib.compress(body),
-                 time.time()),
+                (
+                    self.namespace + url,
+                    self.namespace + source,
+                    etag,
+                    zlib.compress(body),
+                    time.time(),
+                ),
             )
 
     def prune_etags(self, unused_for: float = ETAG_TTL_SECONDS) -> int:
@@ -245,9 +253,7 @@ class State:
     def forget(self, source: str) -> int:
         """Drop everything known about a source; its history will be sent again."""
         with self._transaction():
-            count = self._db.execute(
-                "DELETE FROM delivered WHERE source = ?", (source,)
-            ).rowcount
+            count = self._db.execute("DELETE FROM delivered WHERE source = ?", (source,)).rowcount
             self._db.execute("DELETE FROM etags WHERE source = ?", (source,))
             count += self._db.execute("DELETE FROM sources WHERE source = ?", (source,)).rowcount
         return int(count)

@@ -25,8 +25,12 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        pending += [current.__cause__, current.__context__, getattr(current, "reason", None),
-                    current.args[0] if current.args else None]
+        pending += [
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+            current.args[0] if current.args else None,
+        ]
 
 
 def never_connected(exc: BaseException) -> bool:
@@ -43,5 +47,7 @@ def untrusted_certificate(exc: BaseException) -> str | None:
 
 
 def untrusted_message(what: str, url: str, reason: str) -> str:
-    return (f"the TLS certificate of {what} at {url} was not accepted ({reason}); "
-            "install its CA, or use --insecure if you trust this server")
+    return (
+        f"the TLS certificate of {what} at {url} was not accepted ({reason}); "
+        "install its CA, or use --insecure if you trust this server"
+    )

@@ -28,20 +28,32 @@ PARALLEL = 4
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chaos")
-    group.addoption("--schedules", type=int, default=DEFAULT_SCHEDULES,
-                    help="How many seeded chaos schedules to run (default 10).")
-    group.addoption("--chaos-seed", type=int, default=DEFAULT_SEED,
-                    help="Seed of the first schedule; schedule i uses seed + i.")
-    group.addoption("--chaos-tally", default=None,
-                    help="Where to write the JSON tally of the chaos schedules.")
+    group.addoption(
+        "--schedules",
+        type=int,
+        default=DEFAULT_SCHEDULES,
+        help="How many seeded chaos schedules to run (default 10).",
+    )
+    group.addoption(
+        "--chaos-seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="Seed of the first schedule; schedule i uses seed + i.",
+    )
+    group.addoption(
+        "--chaos-tally", default=None, help="Where to write the JSON tally of the chaos schedules."
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "schedule_seed" in metafunc.fixturenames:
         count = _option(metafunc.config, "schedules", DEFAULT_SCHEDULES)
         first = _option(metafunc.config, "chaos_seed", DEFAULT_SEED)
-        metafunc.parametrize("schedule_seed", [first + i for i in range(count)],
-                             ids=[f"seed{first + i}" for i in range(count)])
+        metafunc.parametrize(
+            "schedule_seed",
+            [first + i for i in range(count)],
+            ids=[f"seed{first + i}" for i in range(count)],
+        )
 
 
 def platform_of(seed: int) -> str:
@@ -57,8 +69,9 @@ def schedules(
     first = _option(request.config, "chaos_seed", DEFAULT_SEED)
     with ThreadPoolExecutor(PARALLEL) as pool:
         futures = {
-            seed: pool.submit(run_schedule, seed, platform_of(seed),
-                              tmp_path_factory.mktemp(f"seed{seed}"))
+            seed: pool.submit(
+                run_schedule, seed, platform_of(seed), tmp_path_factory.mktemp(f"seed{seed}")
+            )
             for seed in range(first, first + count)
         }
         yield futures
@@ -101,8 +114,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if not TALLIES:
         return
     data = summary()
-    path = Path(_option(config, "chaos_tally", None)
-                or Path(tempfile.gettempdir()) / "ci-collector-chaos-tally.json")
+    path = Path(
+        _option(config, "chaos_tally", None)
+        or Path(tempfile.gettempdir()) / "ci-collector-chaos-tally.json"
+    )
     path.write_text(json.dumps(data, indent=1))
     brief = {k: v for k, v in data.items() if k != "schedules_detail"}
     terminalreporter.write_sep("-", "chaos tally")

@@ -30,13 +30,29 @@ SLOW = TIMEOUT + 0.6
 COLLECTOR_FAULTS = ("http_500", "http_502", "http_503", "http_429", "drop", "slow", "truncated")
 GITHUB_ONLY = ("rate_limit_soon", "rate_limit_far")
 TRUNK_FAULTS = (
-    "http_500", "http_502", "http_503", "http_429", "drop", "slow", "answer_lost", "http_400",
+    "http_500",
+    "http_502",
+    "http_503",
+    "http_429",
+    "drop",
+    "slow",
+    "answer_lost",
+    "http_400",
 )
 
-TRANSIENT = frozenset({
-    "http_500", "http_502", "http_503", "http_429", "drop", "slow", "answer_lost",
-    "rate_limit_soon", "rate_limit_far",
-})
+TRANSIENT = frozenset(
+    {
+        "http_500",
+        "http_502",
+        "http_503",
+        "http_429",
+        "drop",
+        "slow",
+        "answer_lost",
+        "rate_limit_soon",
+        "rate_limit_far",
+    }
+)
 """Faults a retry may absorb, or that end a poll with 75 (come back later)."""
 
 
@@ -145,8 +161,14 @@ class Chaos:
             return reply
         now = int(time.time())
         reset = now if kind == "rate_limit_soon" else now + 3600
-        return Reply(403, b'{"message":"API rate limit exceeded for user ID 1."}', {
-            "x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0",
-            "x-ratelimit-used": "5000", "x-ratelimit-reset": str(reset),
-            "x-ratelimit-resource": "core",
-        })
+        return Reply(
+            403,
+            b'{"message":"API rate limit exceeded for user ID 1."}',
+            {
+                "x-ratelimit-limit": "5000",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-used": "5000",
+                "x-ratelimit-reset": str(reset),
+                "x-ratelimit-resource": "core",
+            },
+        )

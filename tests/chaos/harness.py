@@ -53,18 +53,25 @@ class Tally:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "seed": self.seed, "platform": self.platform, "invocations": self.invocations,
-            "kills": self.kills, "faults": dict(self.faults),
+            "seed": self.seed,
+            "platform": self.platform,
+            "invocations": self.invocations,
+            "kills": self.kills,
+            "faults": dict(self.faults),
             "exits": {str(k): v for k, v in self.exits.items()},
-            "events_expected": self.events_expected, "lost": self.lost,
-            "duplicated": self.duplicated, "resent": self.resent,
-            "deleted_runs": self.deleted_runs, "problems": self.problems,
+            "events_expected": self.events_expected,
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "resent": self.resent,
+            "deleted_runs": self.deleted_runs,
+            "problems": self.problems,
         }
 
 
 def cli_env(world: World) -> dict[str, str]:
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_"))
     }
     env.update(PYTHONPATH=str(ROOT / "src"), TRUNK_API_TOKEN=TOKEN, **world.env)
@@ -72,20 +79,37 @@ def cli_env(world: World) -> dict[str, str]:
 
 
 def invoke(
-    world: World, trunk: TrunkStandIn, state: Path, work: Path, batch: int,
-    chaos: Chaos | None = None, label: str = "",
+    world: World,
+    trunk: TrunkStandIn,
+    state: Path,
+    work: Path,
+    batch: int,
+    chaos: Chaos | None = None,
+    label: str = "",
 ) -> tuple[int, str]:
     """The real CLI in a subprocess; `chaos` learns its pid so it can SIGKILL it."""
     args = [
-        *world.args, "--trunk-url", trunk.url, "--state", str(state), "--timeout", str(TIMEOUT),
-        "--retry-seconds", RETRY_SECONDS, "--batch-size", str(batch),
-        "--dead-letter", str(work / "dead-letters.jsonl"),
+        *world.args,
+        "--trunk-url",
+        trunk.url,
+        "--state",
+        str(state),
+        "--timeout",
+        str(TIMEOUT),
+        "--retry-seconds",
+        RETRY_SECONDS,
+        "--batch-size",
+        str(batch),
+        "--dead-letter",
+        str(work / "dead-letters.jsonl"),
     ]
     log = work / f"stderr-{label}.txt"
     with log.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ci_collector", *args], env=cli_env(world),
-            stdout=subprocess.DEVNULL, stderr=err,
+            [sys.executable, "-m", "ci_collector", *args],
+            env=cli_env(world),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
         )
         if chaos is not None:
             chaos.pid = process.pid
@@ -130,12 +154,18 @@ class Reference:
 def _difference(got: bytes, expected: bytes) -> str:
     """The top-level fields (and tags) that differ, for the failure message."""
     a, b = json.loads(got), json.loads(expected)
-    fields = [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in sorted(set(a) | set(b))
-              if k != "payload" and a.get(k) != b.get(k)]
+    fields = [
+        f"{k}: {a.get(k)!r} != {b.get(k)!r}"
+        for k in sorted(set(a) | set(b))
+        if k != "payload" and a.get(k) != b.get(k)
+    ]
     tags_a = {t["k"]: t["v"] for t in a.get("payload", {}).get("tags", [])}
     tags_b = {t["k"]: t["v"] for t in b.get("payload", {}).get("tags", [])}
-    fields += [f"tag {k}: {tags_a.get(k)!r} != {tags_b.get(k)!r}"
-               for k in sorted(set(tags_a) | set(tags_b)) if tags_a.get(k) != tags_b.get(k)]
+    fields += [
+        f"tag {k}: {tags_a.get(k)!r} != {tags_b.get(k)!r}"
+        for k in sorted(set(tags_a) | set(tags_b))
+        if tags_a.get(k) != tags_b.get(k)
+    ]
     return "; ".join(fields) or "payload"
 
 
@@ -170,8 +200,9 @@ def run_schedule(seed: int, platform: str, work: Path) -> Tally:
     tally = Tally(seed, platform)
     batch = rng.choice((1, 2, 3, 5, 100))
     with open_world(platform, rng) as world, running_trunk() as clean, running_trunk() as trunk:
-        code, stderr = invoke(world, clean, work / "reference.sqlite", work, batch,
-                              label="reference")
+        code, stderr = invoke(
+            world, clean, work / "reference.sqlite", work, batch, label="reference"
+        )
         assert code == 0, f"reference collection failed ({code}): {stderr}"
         reference = Reference(clean, delivered_keys(work / "reference.sqlite"))
         baseline = len(world.server.requests) + clean.posts
@@ -224,8 +255,9 @@ def check_state(
         if key not in reference.runs:
             tally.problems.append(f"{when}: state names an unknown run {key}")
         elif missing:
-            tally.problems.append(f"{when}: {key} marked delivered, {len(missing)} events "
-                                  "not at Trunk")
+            tally.problems.append(
+                f"{when}: {key} marked delivered, {len(missing)} events not at Trunk"
+            )
 
 
 def check_final(
@@ -250,7 +282,8 @@ def check_final(
         if trunk.events[eid] != reference.events[eid]:
             difference = _difference(trunk.events[eid], reference.events[eid])
             tally.problems.append(
-                f"event {eid} of {reference.owner[eid]} differs from the reference: {difference}")
+                f"event {eid} of {reference.owner[eid]} differs from the reference: {difference}"
+            )
     for key in world.unfinished:
         if event_id(key) in received:
             tally.problems.append(f"an event of unfinished run {key} was sent")

@@ -81,24 +81,48 @@ def _github(rng: random.Random) -> World:
             start = created + (attempt - 1) * 20 * MINUTE
             running = n == 3 and attempt == attempts
             run = run_body(
-                OWNER, NAME, run_id, created=created, run_number=n + 1, attempt=attempt,
-                started=start, status="in_progress" if running else "completed",
+                OWNER,
+                NAME,
+                run_id,
+                created=created,
+                run_number=n + 1,
+                attempt=attempt,
+                started=start,
+                status="in_progress" if running else "completed",
                 conclusion=None if running else rng.choice(("success", "failure")),
             )
             jobs = [
-                job_body(OWNER, NAME, run, run_id * 100 + attempt * 10 + j, f"job {j}",
-                         created=start, started=start + 5000, completed=start + 65_000,
-                         steps=standard_steps(start + 5000))
+                job_body(
+                    OWNER,
+                    NAME,
+                    run,
+                    run_id * 100 + attempt * 10 + j,
+                    f"job {j}",
+                    created=start,
+                    started=start + 5000,
+                    completed=start + 65_000,
+                    steps=standard_steps(start + 5000),
+                )
                 for j in range(rng.randint(1, 3))
             ]
             model.add_attempt(OWNER, NAME, run, jobs)
             if running:
                 unfinished.add(github_key(repo, run_id, attempt))
     server = GitHubServer(model)
-    world = World("github", server.server, [
-        "github", "--repo", f"{OWNER}/{NAME}", "--github-api-url", server.url,
-        "--max-wait", "1.5",
-    ], unfinished=unfinished)
+    world = World(
+        "github",
+        server.server,
+        [
+            "github",
+            "--repo",
+            f"{OWNER}/{NAME}",
+            "--github-api-url",
+            server.url,
+            "--max-wait",
+            "1.5",
+        ],
+        unfinished=unfinished,
+    )
     jobs_path = re.compile(r"^/repos/[^/]+/[^/]+/actions/runs/(\d+)/attempts/\d+/jobs")
 
     def delete(request: Request) -> bool:
@@ -126,13 +150,25 @@ def _jenkins(rng: random.Random) -> World:
     populate(server)  # folders, multibranch, parallel stages, downstream builds, #7 running
     server.job(EXTRA)
     for number in range(1, rng.randint(2, 6)):
-        body = build_body(server, EXTRA, number, rng.choice(("SUCCESS", "FAILURE")),
-                          user_cause(), build_data(APP_REMOTE, f"{number:040x}"))
+        body = build_body(
+            server,
+            EXTRA,
+            number,
+            rng.choice(("SUCCESS", "FAILURE")),
+            user_cause(),
+            build_data(APP_REMOTE, f"{number:040x}"),
+        )
         start = body["timestamp"]
-        server.add_build(EXTRA, Build(body, stages=[
-            stage(6, "Build", "SUCCESS", start + 1000, 20_000),
-            stage(12, "Test", "SUCCESS", start + 21_000, 30_000),
-        ]))
+        server.add_build(
+            EXTRA,
+            Build(
+                body,
+                stages=[
+                    stage(6, "Build", "SUCCESS", start + 1000, 20_000),
+                    stage(12, "Test", "SUCCESS", start + 21_000, 30_000),
+                ],
+            ),
+        )
     world = World("jenkins", server.server, ["jenkins", "--url", server.url])
     world.unfinished.add(jenkins_key(server.url.split("//", 1)[1], APP, 7))
     describe = re.compile(r"^/((?:job/[^/]+/)+)(\d+)/wfapi/describe$")
@@ -142,8 +178,7 @@ def _jenkins(rng: random.Random) -> World:
         if match is None:
             return False
         path = "/".join(unquote(name) for name in match.group(1).strip("/").split("/")[1::2])
-        build = next((b for b in server.jobs[path].builds
-                      if b.number == int(match.group(2))), None)
+        build = next((b for b in server.jobs[path].builds if b.number == int(match.group(2))), None)
         if build is None or build.gone:
             return False
         build.gone = True
@@ -171,25 +206,46 @@ def _circleci(rng: random.Random) -> World:
     for n in range(1, count + 1):
         hours = 60 - n * 7
         pipeline = world_model.add_pipeline(n, ago(hours))
-        names = ["ci"] + (["ci"] if rng.random() < 0.3 else []) + (
-            ["deploy"] if rng.random() < 0.3 else [])
+        names = (
+            ["ci"]
+            + (["ci"] if rng.random() < 0.3 else [])
+            + (["deploy"] if rng.random() < 0.3 else [])
+        )
         for index, name in enumerate(names):
             running = n == count and index == 0
             status = "running" if running else rng.choice(("success", "failed"))
             created = ago(hours - index)
             workflow = world_model.add_workflow(
-                pipeline, f"wf-{n}-{index}", name, status, created,
+                pipeline,
+                f"wf-{n}-{index}",
+                name,
+                status,
+                created,
                 None if running else created + timedelta(minutes=5),
             )
             for j in range(rng.randint(1, 3)):
-                world_model.add_job(workflow, f"job-{j}", "success",
-                                    created + timedelta(seconds=10 + j),
-                                    created + timedelta(minutes=4))
+                world_model.add_job(
+                    workflow,
+                    f"job-{j}",
+                    "success",
+                    created + timedelta(seconds=10 + j),
+                    created + timedelta(minutes=4),
+                )
             if running:
                 unfinished.add(_circleci_key(workflow["id"]))
-    world = World("circleci", world_model.server, [
-        "circleci", "--project-slug", SLUG, "--circleci-api-url", world_model.api_url,
-    ], env={"CIRCLECI_TOKEN": CIRCLECI_TOKEN}, unfinished=unfinished)
+    world = World(
+        "circleci",
+        world_model.server,
+        [
+            "circleci",
+            "--project-slug",
+            SLUG,
+            "--circleci-api-url",
+            world_model.api_url,
+        ],
+        env={"CIRCLECI_TOKEN": CIRCLECI_TOKEN},
+        unfinished=unfinished,
+    )
     listed_after = re.compile(r"^/api/v2/(?:workflow/([^/]+)/job|pipeline/([^/]+)/workflow)")
 
     def delete(request: Request) -> bool:
@@ -200,8 +256,14 @@ def _circleci(rng: random.Random) -> World:
             return False
         workflow_id, pipeline_id = match.groups()
         if workflow_id is not None:
-            pipeline_id = next((p for p, flows in world_model.workflows.items()
-                                if any(w["id"] == workflow_id for w in flows)), None)
+            pipeline_id = next(
+                (
+                    p
+                    for p, flows in world_model.workflows.items()
+                    if any(w["id"] == workflow_id for w in flows)
+                ),
+                None,
+            )
         if pipeline_id is None or pipeline_id not in world_model.workflows:
             return False
         for workflow in world_model.workflows.pop(pipeline_id):

@@ -15,8 +15,20 @@ from hypothesis import strategies as st
 Path = tuple[str | int, ...]
 
 ODD_VALUES: tuple[Any, ...] = (
-    None, "", "text", "2024-13-45T99:99:99Z", 0, -1, 2**63, 1.5, float("nan"), True, [], {},
-    [None], {"_class": None},
+    None,
+    "",
+    "text",
+    "2024-13-45T99:99:99Z",
+    0,
+    -1,
+    2**63,
+    1.5,
+    float("nan"),
+    True,
+    [],
+    {},
+    [None],
+    {"_class": None},
 )
 
 
@@ -60,6 +72,7 @@ def spoiled(draw: st.DrawFn, body: Any, max_changes: int = 3) -> tuple[Any, list
         how = draw(st.sampled_from(("null", "drop", "retype")))
         replacement = draw(st.sampled_from(ODD_VALUES)) if how == "retype" else None
         _apply(spoilt, path, how, replacement)
-        done.append(f"{how} {'/'.join(map(str, path))}" + (
-            f" = {replacement!r}" if how == "retype" else ""))
+        done.append(
+            f"{how} {'/'.join(map(str, path))}" + (f" = {replacement!r}" if how == "retype" else "")
+        )
     return spoilt, done

@@ -36,8 +36,9 @@ def collect(server: JenkinsStandIn) -> list[str]:
     return [run.natural_key for run in runs]
 
 
-def failing(times: int, reply: Callable[[], Reply], where: str = "/api/json"
-            ) -> Callable[[Request, Callable[[], Reply]], Reply]:
+def failing(
+    times: int, reply: Callable[[], Reply], where: str = "/api/json"
+) -> Callable[[Request, Callable[[], Reply]], Reply]:
     """The first `times` requests to a path containing `where` get `reply`."""
     left = [times]
 
@@ -83,5 +84,4 @@ def test_dropped_connections_that_persist_are_come_back_later(jenkins: JenkinsSt
 def test_refused_credentials_are_still_a_user_error(jenkins: JenkinsStandIn) -> None:
     client = JenkinsClient(jenkins.url, USER, "wrong-token-0000", timeout=1)
     with pytest.raises(UserError, match="refused the credentials"):
-        list(JenkinsCollector(client, JenkinsOptions(jobs=(APP,)))(
-            State(":memory:"), SkipPolicy()))
+        list(JenkinsCollector(client, JenkinsOptions(jobs=(APP,)))(State(":memory:"), SkipPolicy()))

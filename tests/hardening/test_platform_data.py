@@ -28,7 +28,9 @@ from tests.conftest import SHARED_FIXTURES
 from tests.hardening.mutations import spoiled
 
 EXAMPLES = settings(
-    max_examples=60, deadline=None, derandomize=True,
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -53,10 +55,15 @@ def survives(what: list[str], allowed: type[Exception], build: Callable[[], Run 
 
 GITHUB_REPO = Repo("github.com", "fixture-owner", "fixture-repo")
 GITHUB_PAIRS = [
-    {"run": load("github", f"otelcicd_{name}.json"),
-     "jobs": load("github", f"otelcicd_{name}_jobs.json")["jobs"]}
-    for name in ("biomejs_biome_run21458831126", "biomejs_biome_run21832799585",
-                 "step_security_skip_duplicate_actions_run16620109074")
+    {
+        "run": load("github", f"otelcicd_{name}.json"),
+        "jobs": load("github", f"otelcicd_{name}_jobs.json")["jobs"],
+    }
+    for name in (
+        "biomejs_biome_run21458831126",
+        "biomejs_biome_run21832799585",
+        "step_security_skip_duplicate_actions_run16620109074",
+    )
 ]
 
 
@@ -68,7 +75,8 @@ def _github(body: Any) -> Run | None:
     github_mapping.fingerprint_of(run)
     github_mapping.slim_run(run)
     key = github_mapping.natural_key(
-        GITHUB_REPO, github_mapping.run_id_of(run), github_mapping.attempt_of(run))
+        GITHUB_REPO, github_mapping.run_id_of(run), github_mapping.attempt_of(run)
+    )
     assert key
     return github_mapping.build_run(GITHUB_REPO, run, jobs, source="github:test")
 
@@ -82,26 +90,33 @@ def test_github_run_and_jobs_never_crash_the_mapping(case: tuple[Any, list[str]]
 
 # ---- Jenkins -------------------------------------------------------------------------
 
-JENKINS_CONTEXT = BuildContext("ci.example", "folder/job", Repo("github.com", "o", "r"),
-                               "jenkins:x")
+JENKINS_CONTEXT = BuildContext(
+    "ci.example", "folder/job", Repo("github.com", "o", "r"), "jenkins:x"
+)
 JENKINS_BUILDS = [
     {"build": load("jenkins", name), "describe": None, "blue": None}
-    for name in ("build_api_json_api4jenkins_freestyle.json",
-                 "build_api_json_freestyle_upstream_cause_tarungoel.json",
-                 "build_api_json_jenkinsrest_params_user_cause.json",
-                 "build_api_json_git_builddata_lastBuiltRevision_jenkinsapi.json")
+    for name in (
+        "build_api_json_api4jenkins_freestyle.json",
+        "build_api_json_freestyle_upstream_cause_tarungoel.json",
+        "build_api_json_jenkinsrest_params_user_cause.json",
+        "build_api_json_git_builddata_lastBuiltRevision_jenkinsapi.json",
+    )
 ]
 PIPELINE_BUILD = load("jenkins", "build_api_json_api4jenkins_workflowrun_replay_cause.json")
 JENKINS_BUILDS += [
     {"build": PIPELINE_BUILD, "describe": load("jenkins", name), "blue": None}
-    for name in ("wfapi_describe_jenkinsrest_paused_pending_input.json",
-                 "wfapi_run_describe_doc_paused_pending_input.json")
+    for name in (
+        "wfapi_describe_jenkinsrest_paused_pending_input.json",
+        "wfapi_run_describe_doc_paused_pending_input.json",
+    )
 ]
-JENKINS_BUILDS.append({
-    "build": PIPELINE_BUILD,
-    "describe": load("jenkins", "wfapi_run_describe_doc_paused_pending_input.json"),
-    "blue": load("jenkins", "blueocean_run_nodes_parallel_JENKINS-46436.json"),
-})
+JENKINS_BUILDS.append(
+    {
+        "build": PIPELINE_BUILD,
+        "describe": load("jenkins", "wfapi_run_describe_doc_paused_pending_input.json"),
+        "blue": load("jenkins", "blueocean_run_nodes_parallel_JENKINS-46436.json"),
+    }
+)
 
 
 def _jenkins(body: Any) -> Run | None:
@@ -114,8 +129,7 @@ def _jenkins(body: Any) -> Run | None:
     jenkins_mapping.checkouts(build)
     jenkins_mapping.app_checkout(build)
     jenkins_mapping.ran_in_parallel(body.get("describe"))
-    return jenkins_mapping.map_build(build, JENKINS_CONTEXT, body.get("describe"),
-                                     body.get("blue"))
+    return jenkins_mapping.map_build(build, JENKINS_CONTEXT, body.get("describe"), body.get("blue"))
 
 
 @EXAMPLES
@@ -129,13 +143,16 @@ def test_jenkins_build_describe_and_graph_never_crash_the_mapping(
 
 # ---- CircleCI ------------------------------------------------------------------------
 
-CIRCLECI_PROJECT = Project("gh/coldgust/coldgust.github.io", "circleci.com",
-                           "https://app.circleci.com")
+CIRCLECI_PROJECT = Project(
+    "gh/coldgust/coldgust.github.io", "circleci.com", "https://app.circleci.com"
+)
 
 
 def _circleci_cases() -> list[dict[str, Any]]:
-    pipelines = {row["data"]["id"]: row["data"]
-                 for row in load("circleci", "devlake_project_pipeline_items.json")}
+    pipelines = {
+        row["data"]["id"]: row["data"]
+        for row in load("circleci", "devlake_project_pipeline_items.json")
+    }
     jobs: dict[str, list[Any]] = {}
     for row in load("circleci", "devlake_workflow_job_items.json"):
         jobs.setdefault(row["request_url"].split("/")[-2], []).append(row["data"])
@@ -143,8 +160,13 @@ def _circleci_cases() -> list[dict[str, Any]]:
     for row in load("circleci", "devlake_pipeline_workflow_items.json"):
         workflow = row["data"]
         if workflow["id"] in jobs and workflow["pipeline_id"] in pipelines:
-            cases.append({"pipeline": pipelines[workflow["pipeline_id"]],
-                          "workflows": [workflow], "jobs": jobs[workflow["id"]]})
+            cases.append(
+                {
+                    "pipeline": pipelines[workflow["pipeline_id"]],
+                    "workflows": [workflow],
+                    "jobs": jobs[workflow["id"]],
+                }
+            )
     return cases[:4]
 
 
@@ -163,7 +185,10 @@ def _circleci(body: Any) -> Run | None:
     circleci_mapping.fingerprint(workflow)
     attempt = attempts.get(workflow.get("id")) if isinstance(workflow.get("id"), str) else None
     return circleci_mapping.build_run(
-        CIRCLECI_PROJECT, pipeline if isinstance(pipeline, dict) else {}, workflow, jobs,
+        CIRCLECI_PROJECT,
+        pipeline if isinstance(pipeline, dict) else {},
+        workflow,
+        jobs,
         attempt or Attempt(1, None),
     )
 

@@ -45,7 +45,9 @@ def forms(secret: str, user: str | None = None) -> list[bytes]:
 
 
 LEAKS = [
-    *forms(GITHUB_TOKEN), *forms(TRUNK_TOKEN), *forms(JENKINS_TOKEN, JENKINS_USER),
+    *forms(GITHUB_TOKEN),
+    *forms(TRUNK_TOKEN),
+    *forms(JENKINS_TOKEN, JENKINS_USER),
     *forms(CIRCLECI_TOKEN),
 ]
 
@@ -60,9 +62,18 @@ class Written:
         self.errors: list[list[str]] = []
 
     def run(self, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        result = run_cli(*args, "-vv", "--retry-seconds", "5", "--timeout", "1",
-                         "--dead-letter", str(self.workdir / "dead.jsonl"), env=env,
-                         cwd=self.workdir)
+        result = run_cli(
+            *args,
+            "-vv",
+            "--retry-seconds",
+            "5",
+            "--timeout",
+            "1",
+            "--dead-letter",
+            str(self.workdir / "dead.jsonl"),
+            env=env,
+            cwd=self.workdir,
+        )
         self.streams += [result.stdout.encode(), result.stderr.encode()]
         self.codes.append(result.returncode)
         self.errors.append(result.stderr.splitlines()[-1:])
@@ -74,8 +85,9 @@ class Written:
             if path.is_file():
                 blobs[path.name] = path.read_bytes()
         assert any(name.startswith("state") for name in blobs), "the state file was written"
-        return [f"{form!r} in {name}" for name, blob in blobs.items() for form in LEAKS
-                if form in blob]
+        return [
+            f"{form!r} in {name}" for name, blob in blobs.items() for form in LEAKS if form in blob
+        ]
 
 
 def faults(*replies: Reply) -> Callable[[Request, Callable[[], Reply]], Reply]:
@@ -89,8 +101,11 @@ def faults(*replies: Reply) -> Callable[[Request, Callable[[], Reply]], Reply]:
 
 
 def trouble() -> list[Reply]:
-    return [Reply(500, b'{"message":"boom"}'), Reply(429, b"{}", {"Retry-After": "0"}),
-            Reply(drop=True)]
+    return [
+        Reply(500, b'{"message":"boom"}'),
+        Reply(429, b"{}", {"Retry-After": "0"}),
+        Reply(drop=True),
+    ]
 
 
 @pytest.fixture
@@ -105,38 +120,77 @@ def test_github_at_vv_through_failures_leaks_no_token(trunk: TrunkStandIn, tmp_p
     model = GitHubModel()
     bulk(model, 3, T0, 3_600_000)
     with running_github(model) as github:
-        github.server.intercept = faults(*trouble(), Reply(403, b'{"message":"API rate limit"}', {
-            "x-ratelimit-remaining": "0", "x-ratelimit-reset": "0"}))
-        base = ["github", "--repo", f"{OWNER}/{NAME}", "--github-api-url", github.url,
-                "--since", "2024-12-31", "--max-wait", "2"]
+        github.server.intercept = faults(
+            *trouble(),
+            Reply(
+                403,
+                b'{"message":"API rate limit"}',
+                {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0"},
+            ),
+        )
+        base = [
+            "github",
+            "--repo",
+            f"{OWNER}/{NAME}",
+            "--github-api-url",
+            github.url,
+            "--since",
+            "2024-12-31",
+            "--max-wait",
+            "2",
+        ]
         env = {"GITHUB_TOKEN": GITHUB_TOKEN, "TRUNK_API_TOKEN": TRUNK_TOKEN}
-        sent = written.run(*base, "--trunk-url", trunk.url, "--state", "state.sqlite",
-                           "--batch-size", "2", env=env)
+        sent = written.run(
+            *base, "--trunk-url", trunk.url, "--state", "state.sqlite", "--batch-size", "2", env=env
+        )
         assert '"GET /repos/' in sent.stderr and "HTTP Request: POST" in sent.stderr  # -vv
         written.run(*base, "--output", "out.jsonl", env=env)
         github.server.intercept = faults(Reply(401, b'{"message":"Bad credentials"}'))
         written.run(*base, "--output", "out401.jsonl", env=env)
-        written.run(*base, "--trunk-url", trunk.url, "--state", "state.sqlite",
-                    env={**env, "TRUNK_API_TOKEN": TRUNK_TOKEN + "x"})  # Trunk answers 401
+        written.run(
+            *base,
+            "--trunk-url",
+            trunk.url,
+            "--state",
+            "state.sqlite",
+            env={**env, "TRUNK_API_TOKEN": TRUNK_TOKEN + "x"},
+        )  # Trunk answers 401
     assert written.codes == [1, 0, 1, 1]  # dead letter, dry run, GitHub 401, Trunk 401
     assert (tmp_path / "dead.jsonl").exists() and trunk.events
     assert written.leaks() == []
 
 
-def test_jenkins_at_vv_through_failures_leaks_no_token(
-    trunk: TrunkStandIn, tmp_path: Path
-) -> None:
+def test_jenkins_at_vv_through_failures_leaks_no_token(trunk: TrunkStandIn, tmp_path: Path) -> None:
     written = Written(tmp_path)
     with running_jenkins(JENKINS_USER, JENKINS_TOKEN) as jenkins:
         populate(jenkins)
         jenkins.server.intercept = faults(Reply(502), Reply(drop=True))
-        env = {"JENKINS_USER": JENKINS_USER, "JENKINS_API_TOKEN": JENKINS_TOKEN,
-               "TRUNK_API_TOKEN": TRUNK_TOKEN}
-        written.run("jenkins", "--url", jenkins.url, "--trunk-url", trunk.url,
-                    "--state", "state.sqlite", "--batch-size", "3", env=env)
+        env = {
+            "JENKINS_USER": JENKINS_USER,
+            "JENKINS_API_TOKEN": JENKINS_TOKEN,
+            "TRUNK_API_TOKEN": TRUNK_TOKEN,
+        }
+        written.run(
+            "jenkins",
+            "--url",
+            jenkins.url,
+            "--trunk-url",
+            trunk.url,
+            "--state",
+            "state.sqlite",
+            "--batch-size",
+            "3",
+            env=env,
+        )
         written.run("jenkins", "--url", jenkins.url, "--output", "out.jsonl", env=env)
-        written.run("jenkins", "--url", jenkins.url, "--output", "out401.jsonl",
-                    env={**env, "JENKINS_API_TOKEN": JENKINS_TOKEN + "x"})
+        written.run(
+            "jenkins",
+            "--url",
+            jenkins.url,
+            "--output",
+            "out401.jsonl",
+            env={**env, "JENKINS_API_TOKEN": JENKINS_TOKEN + "x"},
+        )
     assert written.codes == [1, 0, 2]  # dead letter, dry run, refused credentials
     assert written.leaks() == []
 
@@ -150,8 +204,9 @@ def test_circleci_at_vv_through_failures_leaks_no_token(
     for number in (1, 2):
         created = now - timedelta(hours=number)
         pipeline = world.add_pipeline(number, created)
-        workflow = world.add_workflow(pipeline, f"wf-{number}", "ci", "success", created,
-                                      created + timedelta(minutes=2))
+        workflow = world.add_workflow(
+            pipeline, f"wf-{number}", "ci", "success", created, created + timedelta(minutes=2)
+        )
         world.add_job(workflow, "build", "success", created, created + timedelta(minutes=2))
     pending = trouble()[::2]  # a 500 and a drop: a third would outlast --retry-seconds
 
@@ -164,14 +219,24 @@ def test_circleci_at_vv_through_failures_leaks_no_token(
 
     with running_circleci(world):
         world.server.intercept = accept_our_token
-        base = ["circleci", "--project-slug", "gh/acme/widgets", "--circleci-api-url",
-                world.api_url]
+        base = [
+            "circleci",
+            "--project-slug",
+            "gh/acme/widgets",
+            "--circleci-api-url",
+            world.api_url,
+        ]
         env = {"CIRCLECI_TOKEN": CIRCLECI_TOKEN, "TRUNK_API_TOKEN": TRUNK_TOKEN}
-        written.run(*base, "--trunk-url", trunk.url, "--state", "state.sqlite",
-                    "--batch-size", "1", env=env)
+        written.run(
+            *base, "--trunk-url", trunk.url, "--state", "state.sqlite", "--batch-size", "1", env=env
+        )
         written.run(*base, "--output", "out.jsonl", env=env)
-        written.run(*base, "--output", "out401.jsonl",
-                    env={**env, "CIRCLECI_TOKEN": "circle_SECRET_wrong_0123456789"})
+        written.run(
+            *base,
+            "--output",
+            "out401.jsonl",
+            env={**env, "CIRCLECI_TOKEN": "circle_SECRET_wrong_0123456789"},
+        )
     assert written.codes == [1, 0, 1], written.errors  # dead letter, dry run, rejected token
     assert written.leaks() == []
     assert b"circle_SECRET_wrong" not in b"".join(written.streams)

@@ -40,9 +40,20 @@ def github_case() -> Iterator[Case]:
     ids = bulk(model, 3, T0, 3_600_000)
     model.repo(OWNER, NAME).jobs[(ids[1], 1)][0]["steps"] = "not a list"
     with running_github(model) as server:
-        yield Case(["github", "--repo", f"{OWNER}/{NAME}", "--github-api-url", server.url,
-                    "--since", "2024-12-31"], {},
-                   f"skipped 127.0.0.1/{OWNER}/{NAME}/actions/runs/{ids[1]}/attempts/1: ", 2)
+        yield Case(
+            [
+                "github",
+                "--repo",
+                f"{OWNER}/{NAME}",
+                "--github-api-url",
+                server.url,
+                "--since",
+                "2024-12-31",
+            ],
+            {},
+            f"skipped 127.0.0.1/{OWNER}/{NAME}/actions/runs/{ids[1]}/attempts/1: ",
+            2,
+        )
 
 
 def jenkins_case() -> Iterator[Case]:
@@ -50,8 +61,9 @@ def jenkins_case() -> Iterator[Case]:
         populate(server)
         server.jobs[APP].builds = [b for b in server.jobs[APP].builds if not b.gone]
         server.build(APP, 2).raw_describe = b'{"stages": "not a list"}'
-        yield Case(["jenkins", "--url", server.url], {}, f"skipped {APP} #2: ",
-                   SENT_BUILDS - 1 - 2)  # two downstream builds share upstream chains
+        yield Case(
+            ["jenkins", "--url", server.url], {}, f"skipped {APP} #2: ", SENT_BUILDS - 1 - 2
+        )  # two downstream builds share upstream chains
 
 
 def circleci_case() -> Iterator[Case]:
@@ -60,15 +72,19 @@ def circleci_case() -> Iterator[Case]:
     for number in (1, 2, 3):
         created = now - timedelta(hours=10 * number)
         pipeline = world.add_pipeline(number, created)
-        workflow = world.add_workflow(pipeline, f"wf-{number}", "ci", "success", created,
-                                      created + timedelta(minutes=3))
+        workflow = world.add_workflow(
+            pipeline, f"wf-{number}", "ci", "success", created, created + timedelta(minutes=3)
+        )
         world.add_job(workflow, "build", "success", created, created + timedelta(minutes=3))
     broken = world.workflows[world.pipelines[1]["id"]][0]["id"]
     world.broken[f"/workflow/{broken}/job"] = b'{"items": "not a list"}'
     with running_circleci(world):
-        yield Case(["circleci", "--project-slug", "gh/acme/widgets", "--circleci-api-url",
-                    world.api_url], {"CIRCLECI_TOKEN": CIRCLECI_TOKEN},
-                   f"skipped CircleCI workflow 'ci' ({broken})", 2)
+        yield Case(
+            ["circleci", "--project-slug", "gh/acme/widgets", "--circleci-api-url", world.api_url],
+            {"CIRCLECI_TOKEN": CIRCLECI_TOKEN},
+            f"skipped CircleCI workflow 'ci' ({broken})",
+            2,
+        )
 
 
 @pytest.fixture(params=["github", "jenkins", "circleci"])

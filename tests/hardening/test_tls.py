@@ -42,19 +42,28 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ci-collector test")])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .sign(key, hashes.SHA256())
     )
     folder = tmp_path_factory.mktemp("tls")
     (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
     return context
@@ -87,8 +96,17 @@ def test_a_self_signed_platform_is_refused_by_default_and_read_with_insecure(
     server = GitHubServer(model)
     url = serve_tls(server.server, tls)
     with server.server:
-        args = ["github", "--repo", f"{OWNER}/{NAME}", "--github-api-url", url,
-                "--since", "2024-12-31", "--output", str(tmp_path / "o.jsonl")]
+        args = [
+            "github",
+            "--repo",
+            f"{OWNER}/{NAME}",
+            "--github-api-url",
+            url,
+            "--since",
+            "2024-12-31",
+            "--output",
+            str(tmp_path / "o.jsonl"),
+        ]
         refused = collect(*args)
         insecure = collect(*args, "--insecure")
     assert refused.returncode == 1
@@ -108,8 +126,17 @@ def test_a_self_signed_trunk_is_refused_by_default_and_used_with_insecure(
     trunk = TrunkStandIn()
     url = serve_tls(trunk.server, tls)
     with trunk.server:
-        args = ["github", "--repo", f"{OWNER}/{NAME}", "--github-api-url", github,
-                "--since", "2024-12-31", "--trunk-url", url]
+        args = [
+            "github",
+            "--repo",
+            f"{OWNER}/{NAME}",
+            "--github-api-url",
+            github,
+            "--since",
+            "2024-12-31",
+            "--trunk-url",
+            url,
+        ]
         env = {"TRUNK_API_TOKEN": TRUNK_TOKEN}
         refused = collect(*args, "--state", str(tmp_path / "a.sqlite"), env=env)
         assert refused.returncode == 1 and trunk.events == {}
@@ -136,14 +163,24 @@ def test_jenkins_and_circleci_accept_a_self_signed_server_only_with_insecure(
     with jenkins.server, running_circleci(world):
         for args, env in (
             (["jenkins", "--url", jenkins_url, *out], {}),
-            (["circleci", "--project-slug", "gh/acme/widgets", "--circleci-api-url",
-              circleci_url, *out], {"CIRCLECI_TOKEN": CIRCLECI_TOKEN}),
+            (
+                [
+                    "circleci",
+                    "--project-slug",
+                    "gh/acme/widgets",
+                    "--circleci-api-url",
+                    circleci_url,
+                    *out,
+                ],
+                {"CIRCLECI_TOKEN": CIRCLECI_TOKEN},
+            ),
         ):
             refused = collect(*args, "-q", env=env)
             assert refused.returncode == 1, refused.stderr
             assert len(refused.stderr.splitlines()) == 1, refused.stderr
             assert "TLS certificate" in refused.stderr and "(self-signed certificate)" in (
-                refused.stderr)
+                refused.stderr
+            )
             insecure = collect(*args, "--insecure", env=env)
             assert insecure.returncode == 0, insecure.stderr
             assert insecure.stderr.splitlines()[0] == WARNING

@@ -34,11 +34,21 @@ class History:
     runs: list[Run] = field(default_factory=list)
 
     def run(
-        self, start_s: float, seconds: float, conclusion: Conclusion = C.SUCCESS, *,
-        workflow: str = ".github/workflows/ci.yml", name: str = "CI", branch: str = "main",
-        sha: str | None = None, attempt: int = 1, jobs: Sequence[Job] = (),
-        repo: tuple[str, str] = ("o", "r"), platform: str = "github_actions",
-        tags: dict[str, str | int] | None = None, run_id: int | None = None,
+        self,
+        start_s: float,
+        seconds: float,
+        conclusion: Conclusion = C.SUCCESS,
+        *,
+        workflow: str = ".github/workflows/ci.yml",
+        name: str = "CI",
+        branch: str = "main",
+        sha: str | None = None,
+        attempt: int = 1,
+        jobs: Sequence[Job] = (),
+        repo: tuple[str, str] = ("o", "r"),
+        platform: str = "github_actions",
+        tags: dict[str, str | int] | None = None,
+        run_id: int | None = None,
     ) -> Run:
         number = run_id if run_id is not None else len(self.runs) + 1
         key = f"github.com/{repo[0]}/{repo[1]}/actions/runs/{number}/attempts/{attempt}"
@@ -46,21 +56,38 @@ class History:
         children = []
         for index, job in enumerate(jobs):
             steps = [
-                Node("step", step, f"steps/{n}", step, start, start + int(length * S),
-                     C.SUCCESS)
+                Node("step", step, f"steps/{n}", step, start, start + int(length * S), C.SUCCESS)
                 for n, (step, length) in enumerate(job.steps)
             ]
             metrics = {"queue_ms": int(job.queue_s * S)} if job.queue_s is not None else {}
-            children.append(Node(
-                "job", job.name, f"jobs/{index}", job.name, start,
-                start + int(job.seconds * S), job.conclusion, metrics=metrics, children=steps,
-            ))
+            children.append(
+                Node(
+                    "job",
+                    job.name,
+                    f"jobs/{index}",
+                    job.name,
+                    start,
+                    start + int(job.seconds * S),
+                    job.conclusion,
+                    metrics=metrics,
+                    children=steps,
+                )
+            )
         all_tags: dict[str, str | int] = {"branch": branch, "attempt": str(attempt)}
         if sha:
             all_tags["sha"] = sha
         all_tags.update(tags or {})
-        root = Node("workflow", name, "", workflow, start, start + int(seconds * S),
-                    conclusion, tags=all_tags, children=children)
+        root = Node(
+            "workflow",
+            name,
+            "",
+            workflow,
+            start,
+            start + int(seconds * S),
+            conclusion,
+            tags=all_tags,
+            children=children,
+        )
         made = Run(platform, Repo("github.com", *repo), key, root, "test", "fp")
         self.runs.append(made)
         return made
@@ -71,8 +98,9 @@ class History:
         sink.close()
         return path
 
-    def report(self, path: Path, days: float = 30, end_s: float = 30 * 86_400,
-               **filters: object) -> Report:
+    def report(
+        self, path: Path, days: float = 30, end_s: float = 30 * 86_400, **filters: object
+    ) -> Report:
         self.store(path)
         store = EventStore(path)
         try:

@@ -29,11 +29,27 @@ def browser() -> str:
 
 def headless(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-         "--enable-logging=stderr", "--v=0", *extra, page.as_uri()],
-        capture_output=True, text=True, timeout=90, check=False,
+        [
+            browser(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            *extra,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
 
 
@@ -42,10 +58,21 @@ def busy_history() -> History:
     for n in range(40):
         red = n % 7 == 3
         history.run(
-            n * 20_000, 300 + 17 * (n % 9), C.FAILURE if red else C.SUCCESS, sha=f"c{n // 2}",
+            n * 20_000,
+            300 + 17 * (n % 9),
+            C.FAILURE if red else C.SUCCESS,
+            sha=f"c{n // 2}",
             branch="main" if n % 3 else "feature/<x>",
-            jobs=[Job("test", 200, C.FAILURE if red else C.SUCCESS, queue_s=n % 11,
-                      steps=[("pytest", 150)]), Job("lint", 30, queue_s=2)],
+            jobs=[
+                Job(
+                    "test",
+                    200,
+                    C.FAILURE if red else C.SUCCESS,
+                    queue_s=n % 11,
+                    steps=[("pytest", 150)],
+                ),
+                Job("lint", 30, queue_s=2),
+            ],
         )
     return history
 

@@ -100,8 +100,7 @@ def test_trend_against_the_previous_window(tmp_path: Path) -> None:
 def test_jobs_queue_and_run_wait(tmp_path: Path) -> None:
     history = History()
     for n, (wait_a, wait_b) in enumerate([(1, 9), (3, 7), (5, 5), (7, 3)]):
-        history.run(n * 600, 100, jobs=[Job("a", 30, queue_s=wait_a),
-                                        Job("b", 60, queue_s=wait_b)])
+        history.run(n * 600, 100, jobs=[Job("a", 30, queue_s=wait_a), Job("b", 60, queue_s=wait_b)])
     workflow = history.report(tmp_path / "s.sqlite").workflows[0]
     jobs = {job.name: job.metrics for job in workflow.jobs}
     assert jobs["a"].queue_metrics.p50 == 4000 and jobs["a"].queue_metrics.p95 == 7000
@@ -115,15 +114,30 @@ def test_jobs_queue_and_run_wait(tmp_path: Path) -> None:
 def test_flaky_jobs_failed_and_passed_on_one_commit(tmp_path: Path) -> None:
     history = History()
     for sha in ("aaa", "bbb"):
-        history.run(0, 60, C.FAILURE, sha=sha, run_id=7 if sha == "aaa" else 8, jobs=[
-            Job("test", 50, C.FAILURE), Job("lint", 5, C.FAILURE)])
-        history.run(100, 60, C.SUCCESS, sha=sha, attempt=2, run_id=7 if sha == "aaa" else 8,
-                    jobs=[Job("test", 50, C.SUCCESS), Job("lint", 5, C.FAILURE)])
+        history.run(
+            0,
+            60,
+            C.FAILURE,
+            sha=sha,
+            run_id=7 if sha == "aaa" else 8,
+            jobs=[Job("test", 50, C.FAILURE), Job("lint", 5, C.FAILURE)],
+        )
+        history.run(
+            100,
+            60,
+            C.SUCCESS,
+            sha=sha,
+            attempt=2,
+            run_id=7 if sha == "aaa" else 8,
+            jobs=[Job("test", 50, C.SUCCESS), Job("lint", 5, C.FAILURE)],
+        )
     history.run(300, 60, C.FAILURE, sha="ccc", jobs=[Job("build", 5, C.FAILURE)])
     history.run(400, 60, C.SUCCESS, sha="ccc", jobs=[Job("build", 5, C.SUCCESS)])
     flaky = history.report(tmp_path / "s.sqlite").flaky_jobs
     assert [(job.name, job.flaky_commits, job.failures, job.successes) for job in flaky] == [
-        ("test", 2, 2, 2), ("build", 1, 1, 1)]
+        ("test", 2, 2, 2),
+        ("build", 1, 1, 1),
+    ]
     assert flaky[0].workflow_key == ".github/workflows/ci.yml"
 
 
@@ -139,14 +153,22 @@ def test_branch_classes(tmp_path: Path) -> None:
     history.run(70, 10, branch="PR-4")
     classes = history.report(tmp_path / "s.sqlite", default_branches=("develop",)).branch_classes
     assert {c.branch_class: c.metrics.total_runs for c in classes} == {
-        "default_branch": 1, "pull_request": 2, "merge_queue": 2, "bot": 2, "other": 1}
+        "default_branch": 1,
+        "pull_request": 2,
+        "merge_queue": 2,
+        "bot": 2,
+        "other": 1,
+    }
 
 
 def test_slowest_steps_by_p95_and_by_total(tmp_path: Path) -> None:
     history = History()
     for n in range(10):
-        history.run(n * 600, 100, jobs=[Job("build", 90, steps=[("compile", 1 + 80 * (n == 9)),
-                                                                ("link", 30)])])
+        history.run(
+            n * 600,
+            100,
+            jobs=[Job("build", 90, steps=[("compile", 1 + 80 * (n == 9)), ("link", 30)])],
+        )
     report = history.report(tmp_path / "s.sqlite", limit=1)
     assert [node.name for node in report.slowest_by_p95] == ["compile"]  # one 81 s outlier
     assert report.slowest_by_p95[0].p95_ms == 81_000

@@ -12,18 +12,41 @@ from tests.report.history import C, History, Job
 
 UNTIL = "2023-12-15T00:00:00Z"  # 30 days after the history's T0
 TOP_LEVEL = {
-    "schema_version", "generated_at", "window", "previous_window", "filters", "totals",
-    "previous_totals", "trend", "workflows", "branch_classes", "flaky_jobs", "slowest_by_p95",
-    "slowest_by_total", "daily",
+    "schema_version",
+    "generated_at",
+    "window",
+    "previous_window",
+    "filters",
+    "totals",
+    "previous_totals",
+    "trend",
+    "workflows",
+    "branch_classes",
+    "flaky_jobs",
+    "slowest_by_p95",
+    "slowest_by_total",
+    "daily",
 }
 
 
 def history() -> History:
     made = History()
     for n in range(6):
-        made.run(n * 3600, 100 + n, C.FAILURE if n == 2 else C.SUCCESS, sha=f"s{n // 2}",
-                 jobs=[Job("unit <tests> [py3]", 80, C.FAILURE if n == 2 else C.SUCCESS, queue_s=n,
-                           steps=[("pytest", 70)])])
+        made.run(
+            n * 3600,
+            100 + n,
+            C.FAILURE if n == 2 else C.SUCCESS,
+            sha=f"s{n // 2}",
+            jobs=[
+                Job(
+                    "unit <tests> [py3]",
+                    80,
+                    C.FAILURE if n == 2 else C.SUCCESS,
+                    queue_s=n,
+                    steps=[("pytest", 70)],
+                )
+            ],
+        )
     return made
 
 
@@ -45,7 +68,15 @@ def test_json_from_the_store_and_from_a_dry_run_file_agree(tmp_path: Path) -> No
     assert workflow["metrics"]["total_runs"] == 6
     assert workflow["metrics"]["success_rate"] == 5 / 6
     assert set(workflow["metrics"]["duration_metrics"]) == {
-        "count", "min", "median", "mean", "p95", "max", "standard_deviation", "total"}
+        "count",
+        "min",
+        "median",
+        "mean",
+        "p95",
+        "max",
+        "standard_deviation",
+        "total",
+    }
     assert workflow["jobs"][0]["name"] == "unit <tests> [py3]"
     assert first["flaky_jobs"][0]["flaky_commits"] == 1
 
@@ -61,8 +92,9 @@ def test_text_report(tmp_path: Path) -> None:
 def test_html_written_to_a_file_is_self_contained(tmp_path: Path) -> None:
     state = history().store(tmp_path / "state.sqlite")
     out = tmp_path / "report.html"
-    result = run_cli("report", "--state", str(state), "--until", UNTIL, "--format", "html",
-                     "-o", str(out))
+    result = run_cli(
+        "report", "--state", str(state), "--until", UNTIL, "--format", "html", "-o", str(out)
+    )
     assert result.returncode == 0, result.stderr
     page = out.read_text()
     assert page.startswith("<!DOCTYPE html>")

@@ -179,8 +179,11 @@ class CircleCIWorld:
         if match := _PIPELINES.match(path):
             if _canonical(match["slug"]) != self.slug:
                 return _json(404, {"message": "Project not found"})
-            items = [p for p in self.pipelines
-                     if "branch" not in query or p["vcs"]["branch"] == query["branch"]]
+            items = [
+                p
+                for p in self.pipelines
+                if "branch" not in query or p["vcs"]["branch"] == query["branch"]
+            ]
             return self._page(items, query)
         if match := _WORKFLOWS.match(path):
             if match["id"] not in self.workflows:
@@ -202,10 +205,13 @@ class CircleCIWorld:
         start = int(base64.urlsafe_b64decode(token).decode()) if token else 0
         end = start + self.page_size
         following = base64.urlsafe_b64encode(str(end).encode()).decode()
-        return _json(200, {
-            "next_page_token": following if end < len(items) else None,
-            "items": items[start:end],
-        })
+        return _json(
+            200,
+            {
+                "next_page_token": following if end < len(items) else None,
+                "items": items[start:end],
+            },
+        )
 
 
 def _canonical(slug: str) -> str:

@@ -107,8 +107,11 @@ class GitHubServer:
         with self._lock:
             if self.remaining <= 0:
                 self.counts["rate_limited"] += 1
-                return Reply(403, json.dumps({"message": "API rate limit exceeded"}).encode(),
-                             {"Content-Type": JSON, **self._rate_headers()})
+                return Reply(
+                    403,
+                    json.dumps({"message": "API rate limit exceeded"}).encode(),
+                    {"Content-Type": JSON, **self._rate_headers()},
+                )
         handler = getattr(self, f"_{kind}")
         status, body = handler(query, *args)
         return self._reply(request, kind, status, body)
@@ -157,8 +160,7 @@ class GitHubServer:
         runs = repo.latest()
         if workflow is not None:
             runs = [
-                r for r in runs
-                if workflow in (str(r["workflow_id"]), r["path"].rsplit("/", 1)[-1])
+                r for r in runs if workflow in (str(r["workflow_id"]), r["path"].rsplit("/", 1)[-1])
             ]
         if "branch" in query:
             runs = [r for r in runs if r["head_branch"] == query["branch"]]
@@ -171,7 +173,7 @@ class GitHubServer:
         per_page, page = _paging(query)
         if (page - 1) * per_page >= CAP:
             return 422, {"message": "Only the first 1000 search results are available"}
-        chunk = runs[(page - 1) * per_page: page * per_page]
+        chunk = runs[(page - 1) * per_page : page * per_page]
         return 200, {"total_count": len(runs), "workflow_runs": chunk}
 
     def _run(self, query: dict[str, str], owner: str, name: str, run_id: str) -> tuple[int, Any]:
@@ -196,27 +198,35 @@ class GitHubServer:
         if jobs is None:
             return 404, {"message": "Not Found"}
         per_page, page = _paging(query)
-        return 200, {"total_count": len(jobs), "jobs": jobs[(page - 1) * per_page: page * per_page]}
+        return 200, {
+            "total_count": len(jobs),
+            "jobs": jobs[(page - 1) * per_page : page * per_page],
+        }
 
     def _workflows(self, query: dict[str, str], owner: str, name: str) -> tuple[int, Any]:
         repo = self._repo(owner, name)
         if repo is None:
             return 404, {"message": "Not Found"}
         per_page, page = _paging(query)
-        items = repo.workflows[(page - 1) * per_page: page * per_page]
+        items = repo.workflows[(page - 1) * per_page : page * per_page]
         return 200, {"total_count": len(repo.workflows), "workflows": items}
 
     def _org_repos(self, query: dict[str, str], org: str) -> tuple[int, Any]:
         repos = [
-            {"id": index + 1, "name": r.name, "full_name": f"{r.owner}/{r.name}",
-             "owner": {"login": r.owner}, "archived": r.archived}
+            {
+                "id": index + 1,
+                "name": r.name,
+                "full_name": f"{r.owner}/{r.name}",
+                "owner": {"login": r.owner},
+                "archived": r.archived,
+            }
             for index, r in enumerate(sorted(self.model.repos.values(), key=lambda r: r.name))
             if r.owner == org
         ]
         if not repos:
             return 404, {"message": "Not Found"}
         per_page, page = _paging(query)
-        return 200, repos[(page - 1) * per_page: page * per_page]
+        return 200, repos[(page - 1) * per_page : page * per_page]
 
 
 _ROUTES = [
@@ -259,8 +269,10 @@ def _created_range(text: str) -> tuple[int, int]:
     lowest, highest = -(2**62), 2**62
     if ".." in text:
         low, high = text.split("..", 1)
-        return (_bound(low, False) if low != "*" else lowest,
-                _bound(high, True) if high != "*" else highest)
+        return (
+            _bound(low, False) if low != "*" else lowest,
+            _bound(high, True) if high != "*" else highest,
+        )
     for prefix, make in (
         (">=", lambda v: (_bound(v, False), highest)),
         ("<=", lambda v: (lowest, _bound(v, True))),
@@ -268,7 +280,7 @@ def _created_range(text: str) -> tuple[int, int]:
         ("<", lambda v: (lowest, _bound(v, False) - 1)),
     ):
         if text.startswith(prefix):
-            return make(text[len(prefix):])
+            return make(text[len(prefix) :])
     return _bound(text, False), _bound(text, True)
 
 
@@ -277,4 +289,3 @@ def running_github(model: GitHubModel, **options: Any) -> Iterator[GitHubServer]
     server = GitHubServer(model, **options)
     with server.server:
         yield server
-

@@ -30,8 +30,11 @@ PIPELINE_BUILD = "org.jenkinsci.plugins.workflow.job.WorkflowRun"
 FOLDER = "com.cloudbees.hudson.plugins.folder.Folder"
 MULTIBRANCH = "org.jenkinsci.plugins.workflow.multibranch.WorkflowMultiBranchProject"
 ORG_FOLDER = "jenkins.branch.OrganizationFolder"
-CRUMB = {"_class": "hudson.security.csrf.DefaultCrumbIssuer",
-         "crumb": "0f3c1d2e4b5a69788796a5b4c3d2e1f0", "crumbRequestField": "Jenkins-Crumb"}
+CRUMB = {
+    "_class": "hudson.security.csrf.DefaultCrumbIssuer",
+    "crumb": "0f3c1d2e4b5a69788796a5b4c3d2e1f0",
+    "crumbRequestField": "Jenkins-Crumb",
+}
 
 # ---- the tree= language ------------------------------------------------------------
 
@@ -65,7 +68,7 @@ def _parse_fields(text: str, pos: int) -> tuple[list[TreeField], int]:
             pos += 1
         if pos < len(text) and text[pos] == "{":
             end = text.index("}", pos)
-            spec = text[pos + 1: end]
+            spec = text[pos + 1 : end]
             if "," in spec:
                 low, high = spec.split(",", 1)
                 current.range = (int(low) if low else None, int(high) if high else None)
@@ -98,7 +101,7 @@ def apply_tree(value: Any, fields: list[TreeField] | None) -> Any:
                 continue
             item = value[name]
             if spec.range is not None and isinstance(item, list):
-                item = item[spec.range[0]: spec.range[1]]
+                item = item[spec.range[0] : spec.range[1]]
             out[name] = apply_tree(item, spec.children) if spec.name != "*" else item
     return out
 
@@ -180,29 +183,41 @@ class JenkinsStandIn:
         names = set(self.containers) | set(self.jobs)
         depth = 0 if not prefix else prefix.count("/") + 1
         return sorted(
-            name for name in names
+            name
+            for name in names
             if name.count("/") == depth and (not prefix or name.startswith(prefix + "/"))
         )
 
     def _item(self, path: str) -> dict[str, Any]:
         name = path.rsplit("/", 1)[-1]
         if path in self.containers:
-            return {"_class": self.containers[path], "name": name, "url": self._job_url(path),
-                    "jobs": [self._item(child) for child in self._children(path)]}
+            return {
+                "_class": self.containers[path],
+                "name": name,
+                "url": self._job_url(path),
+                "jobs": [self._item(child) for child in self._children(path)],
+            }
         return self._job_summary(self.jobs[path])
 
     def _job_summary(self, job: Job) -> dict[str, Any]:
-        return {"_class": PIPELINE_JOB if job.pipeline else FREESTYLE_JOB,
-                "name": job.path.rsplit("/", 1)[-1], "url": self._job_url(job.path),
-                "color": "blue"}
+        return {
+            "_class": PIPELINE_JOB if job.pipeline else FREESTYLE_JOB,
+            "name": job.path.rsplit("/", 1)[-1],
+            "url": self._job_url(job.path),
+            "color": "blue",
+        }
 
     def _job_body(self, job: Job) -> dict[str, Any]:
         builds = sorted(job.builds, key=lambda b: -b.number)
         body = self._job_summary(job)
         props: list[dict[str, Any]] = []
         if job.project_url:
-            props.append({"_class": "com.coravy.hudson.plugins.github.GithubProjectProperty",
-                          "projectUrl": job.project_url})
+            props.append(
+                {
+                    "_class": "com.coravy.hudson.plugins.github.GithubProjectProperty",
+                    "projectUrl": job.project_url,
+                }
+            )
         body["property"] = props
         body["allBuilds"] = [b.body for b in builds]
         body["builds"] = [b.body for b in builds[:100]]
@@ -213,18 +228,28 @@ class JenkinsStandIn:
         start, duration = build.body["timestamp"], build.body["duration"]
         stages = []
         for stage in build.stages or []:
-            stages.append({
-                "_links": {"self": {"href": f"{base}{build.number}/execution/node/"
-                                            f"{stage['id']}/wfapi/describe"}},
-                **stage,
-            })
+            stages.append(
+                {
+                    "_links": {
+                        "self": {
+                            "href": f"{base}{build.number}/execution/node/"
+                            f"{stage['id']}/wfapi/describe"
+                        }
+                    },
+                    **stage,
+                }
+            )
         result = build.body.get("result")
         status = {"FAILURE": "FAILED", None: "IN_PROGRESS"}.get(result, result)
         body = {
             "_links": {"self": {"href": f"{base}{build.number}/wfapi/describe"}},
-            "id": str(build.number), "name": f"#{build.number}", "status": status,
-            "startTimeMillis": start, "endTimeMillis": start + duration,
-            "durationMillis": duration, "queueDurationMillis": 0,
+            "id": str(build.number),
+            "name": f"#{build.number}",
+            "status": status,
+            "startTimeMillis": start,
+            "endTimeMillis": start + duration,
+            "durationMillis": duration,
+            "queueDurationMillis": 0,
             "pauseDurationMillis": sum(s.get("pauseDurationMillis", 0) for s in stages),
             "stages": stages,
         }
@@ -251,11 +276,11 @@ class JenkinsStandIn:
         self, request: Request, raw_path: str, path: str, query: dict[str, list[str]]
     ) -> tuple[str, Reply]:
         if self.html:
-            return "html", Reply(200, b"<html><body>Sign in</body></html>",
-                                 {"Content-Type": "text/html"})
+            return "html", Reply(
+                200, b"<html><body>Sign in</body></html>", {"Content-Type": "text/html"}
+            )
         if not self._authorised(request):
-            return "denied", Reply(401, b"<html>Unauthorized</html>",
-                                   {"Content-Type": "text/html"})
+            return "denied", Reply(401, b"<html>Unauthorized</html>", {"Content-Type": "text/html"})
         if path == "/crumbIssuer/api/json":
             return "crumb", (_json(CRUMB) if self.crumb else _not_found())
         if path.startswith("/blue/rest/"):
@@ -271,9 +296,14 @@ class JenkinsStandIn:
             if job_path in self.jobs:
                 return "builds", _json(apply_tree(self._job_body(self.jobs[job_path]), tree))
             if job_path in self.containers or not job_path:
-                item = ({"_class": "hudson.model.Hudson",
-                         "jobs": [self._item(c) for c in self._children("")]}
-                        if not job_path else self._item(job_path))
+                item = (
+                    {
+                        "_class": "hudson.model.Hudson",
+                        "jobs": [self._item(c) for c in self._children("")],
+                    }
+                    if not job_path
+                    else self._item(job_path)
+                )
                 return "jobs", _json(apply_tree(item, tree))
             return "missing", _not_found()
         if len(segments) == 3 and segments[1:] == ["wfapi", "describe"] and job_path in self.jobs:
@@ -295,7 +325,8 @@ class JenkinsStandIn:
             return _not_found()
         match = re.fullmatch(
             r"/blue/rest/organizations/jenkins/((?:(?:pipelines|branches)/[^/]+/)+)"
-            r"runs/(\d+)/nodes/?", raw_path,
+            r"runs/(\d+)/nodes/?",
+            raw_path,
         )
         if match is None:
             return _not_found()

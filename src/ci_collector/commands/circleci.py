@@ -35,20 +35,41 @@ def parse_lookback(text: str) -> timedelta:
 
 
 @click.command()
-@click.option("--project-slug", required=True, envvar="CI_COLLECTOR_PROJECT_SLUG",
-              metavar="VCS/ORG/REPO",
-              help="The project, e.g. gh/acme/widgets (github/, bb/, bitbucket/, circleci/).")
+@click.option(
+    "--project-slug",
+    required=True,
+    envvar="CI_COLLECTOR_PROJECT_SLUG",
+    metavar="VCS/ORG/REPO",
+    help="The project, e.g. gh/acme/widgets (github/, bb/, bitbucket/, circleci/).",
+)
 @click.option("--branch", envvar="CI_COLLECTOR_BRANCH", help="Only pipelines of this branch.")
-@click.option("--since", type=WHEN, envvar="CI_COLLECTOR_SINCE",
-              help="Pipelines created since (90d, 12h, or an ISO date); default: from the "
-                   "state's cursor minus --lookback, or 7 days on a first poll.")
-@click.option("--lookback", default="3d", show_default=True, envvar="CI_COLLECTOR_LOOKBACK",
-              help="Re-list this far behind the cursor to find re-runs and late finishers.")
-@click.option("--circleci-token", envvar="CIRCLECI_TOKEN", metavar="TOKEN",
-              help="CircleCI personal API token [env CIRCLECI_TOKEN].")
-@click.option("--circleci-api-url", envvar="CIRCLECI_API_URL", default=DEFAULT_API_URL,
-              show_default=True,
-              help="API v2 base URL (for CircleCI server) [env CIRCLECI_API_URL].")
+@click.option(
+    "--since",
+    type=WHEN,
+    envvar="CI_COLLECTOR_SINCE",
+    help="Pipelines created since (90d, 12h, or an ISO date); default: from the "
+    "state's cursor minus --lookback, or 7 days on a first poll.",
+)
+@click.option(
+    "--lookback",
+    default="3d",
+    show_default=True,
+    envvar="CI_COLLECTOR_LOOKBACK",
+    help="Re-list this far behind the cursor to find re-runs and late finishers.",
+)
+@click.option(
+    "--circleci-token",
+    envvar="CIRCLECI_TOKEN",
+    metavar="TOKEN",
+    help="CircleCI personal API token [env CIRCLECI_TOKEN].",
+)
+@click.option(
+    "--circleci-api-url",
+    envvar="CIRCLECI_API_URL",
+    default=DEFAULT_API_URL,
+    show_default=True,
+    help="API v2 base URL (for CircleCI server) [env CIRCLECI_API_URL].",
+)
 @delivery_options
 def circleci(
     project_slug: str,
@@ -83,4 +104,5 @@ def circleci(
             retry_budget=config.retry_seconds,
         ) as client:
             yield from CircleCISource(client, project, branch, since, window)(state, skip)
+
     return collect(config, source)

@@ -32,15 +32,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 def logging_options(func: F) -> F:
     """``--verbose``/``--quiet``/``--log-format``, applied to every command."""
     func = click.option(
-        "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-        envvar="CI_COLLECTOR_LOG_FORMAT", help="Log lines for people, or JSON for shippers.",
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        envvar="CI_COLLECTOR_LOG_FORMAT",
+        help="Log lines for people, or JSON for shippers.",
     )(func)
     func = click.option(
-        "-q", "--quiet", is_flag=True, envvar="CI_COLLECTOR_QUIET",
+        "-q",
+        "--quiet",
+        is_flag=True,
+        envvar="CI_COLLECTOR_QUIET",
         help="Only errors on stderr.",
     )(func)
     return click.option(
-        "-v", "--verbose", count=True, envvar="CI_COLLECTOR_VERBOSE",
+        "-v",
+        "--verbose",
+        count=True,
+        envvar="CI_COLLECTOR_VERBOSE",
         help="More detail (-vv also shows every HTTP request).",
     )(func)
 
@@ -48,39 +58,91 @@ def logging_options(func: F) -> F:
 def delivery_options(func: F) -> F:
     """Where events go and how: Trunk, a dry-run file, batching, state, failure policy."""
     options = [
-        click.option("--trunk-token", envvar="TRUNK_API_TOKEN", metavar="TOKEN",
-                     help="Trunk organisation API token [env TRUNK_API_TOKEN]."),
-        click.option("--trunk-url", envvar="TRUNK_API_URL", default=DEFAULT_TRUNK_URL,
-                     show_default=True, help="Trunk API base URL [env TRUNK_API_URL]."),
-        click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
-                     envvar="CI_COLLECTOR_OUTPUT",
-                     help="Dry run: write request bodies as JSON lines here ('-' for stdout) "
-                          "instead of sending them. Ignores and keeps the state."),
-        click.option("--store", is_flag=True, envvar="CI_COLLECTOR_STORE",
-                     help="Also keep what is sent to Trunk in the local store (the state "
-                          "file) for `ci-collector report`; without a token it is the default."),
-        click.option("--state", "state_path", type=click.Path(dir_okay=False),
-                     envvar="CI_COLLECTOR_STATE",
-                     help=f"State file [env CI_COLLECTOR_STATE; default {default_state_path()}]."),
-        click.option("--batch-size", type=click.IntRange(1, 1000), default=100,
-                     show_default=True, envvar="CI_COLLECTOR_BATCH_SIZE",
-                     help="Events per request to Trunk."),
-        click.option("--dead-letter", type=click.Path(dir_okay=False),
-                     default="ci-collector-dead-letters.jsonl", show_default=True,
-                     envvar="CI_COLLECTOR_DEAD_LETTER",
-                     help="Where bodies Trunk refused (HTTP 400) are kept, with its answer."),
-        click.option("--retry-seconds", type=click.FloatRange(0), default=300.0,
-                     show_default=True, envvar="CI_COLLECTOR_RETRY_SECONDS",
-                     help="Give up retrying an upload after this long (exit 75)."),
-        click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
-                     envvar="CI_COLLECTOR_TIMEOUT", help="Seconds per HTTP request."),
-        click.option("--insecure", is_flag=True, envvar="CI_COLLECTOR_INSECURE",
-                     help="Do not verify TLS certificates (prints a warning)."),
-        click.option("--fail-fast", is_flag=True, envvar="CI_COLLECTOR_FAIL_FAST",
-                     help="Stop at the first run that cannot be collected or mapped."),
-        click.option("--wait", is_flag=True, envvar="CI_COLLECTOR_WAIT",
-                     help="If another ci-collector holds the state lock, wait for it "
-                          "instead of exiting."),
+        click.option(
+            "--trunk-token",
+            envvar="TRUNK_API_TOKEN",
+            metavar="TOKEN",
+            help="Trunk organisation API token [env TRUNK_API_TOKEN].",
+        ),
+        click.option(
+            "--trunk-url",
+            envvar="TRUNK_API_URL",
+            default=DEFAULT_TRUNK_URL,
+            show_default=True,
+            help="Trunk API base URL [env TRUNK_API_URL].",
+        ),
+        click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, allow_dash=True),
+            envvar="CI_COLLECTOR_OUTPUT",
+            help="Dry run: write request bodies as JSON lines here ('-' for stdout) "
+            "instead of sending them. Ignores and keeps the state.",
+        ),
+        click.option(
+            "--store",
+            is_flag=True,
+            envvar="CI_COLLECTOR_STORE",
+            help="Also keep what is sent to Trunk in the local store (the state "
+            "file) for `ci-collector report`; without a token it is the default.",
+        ),
+        click.option(
+            "--state",
+            "state_path",
+            type=click.Path(dir_okay=False),
+            envvar="CI_COLLECTOR_STATE",
+            help=f"State file [env CI_COLLECTOR_STATE; default {default_state_path()}].",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(1, 1000),
+            default=100,
+            show_default=True,
+            envvar="CI_COLLECTOR_BATCH_SIZE",
+            help="Events per request to Trunk.",
+        ),
+        click.option(
+            "--dead-letter",
+            type=click.Path(dir_okay=False),
+            default="ci-collector-dead-letters.jsonl",
+            show_default=True,
+            envvar="CI_COLLECTOR_DEAD_LETTER",
+            help="Where bodies Trunk refused (HTTP 400) are kept, with its answer.",
+        ),
+        click.option(
+            "--retry-seconds",
+            type=click.FloatRange(0),
+            default=300.0,
+            show_default=True,
+            envvar="CI_COLLECTOR_RETRY_SECONDS",
+            help="Give up retrying an upload after this long (exit 75).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0.1),
+            default=30.0,
+            show_default=True,
+            envvar="CI_COLLECTOR_TIMEOUT",
+            help="Seconds per HTTP request.",
+        ),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            envvar="CI_COLLECTOR_INSECURE",
+            help="Do not verify TLS certificates (prints a warning).",
+        ),
+        click.option(
+            "--fail-fast",
+            is_flag=True,
+            envvar="CI_COLLECTOR_FAIL_FAST",
+            help="Stop at the first run that cannot be collected or mapped.",
+        ),
+        click.option(
+            "--wait",
+            is_flag=True,
+            envvar="CI_COLLECTOR_WAIT",
+            help="If another ci-collector holds the state lock, wait for it instead of exiting.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -181,8 +243,12 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
                 position=lambda: getattr(source, "position", None),
             ) as progress:
                 deliver(
-                    source(state, skip), sink, skip=skip, on_delivered=remember,
-                    on_progress=progress, summary=summary,
+                    source(state, skip),
+                    sink,
+                    skip=skip,
+                    on_delivered=remember,
+                    on_progress=progress,
+                    summary=summary,
                 )
         except TrunkRefused as exc:
             raise RemoteError(str(exc)) from None

@@ -37,31 +37,69 @@ class Duration(click.ParamType[timedelta]):
 
 
 @click.command("github")
-@click.option("--repo", "repos", multiple=True, metavar="OWNER/NAME",
-              help="Repository to collect (repeatable).")
-@click.option("--org", "orgs", multiple=True, metavar="ORG",
-              help="Collect every non-archived repository of this organisation (repeatable).")
+@click.option(
+    "--repo",
+    "repos",
+    multiple=True,
+    metavar="OWNER/NAME",
+    help="Repository to collect (repeatable).",
+)
+@click.option(
+    "--org",
+    "orgs",
+    multiple=True,
+    metavar="ORG",
+    help="Collect every non-archived repository of this organisation (repeatable).",
+)
 @click.option("--since", type=WHEN, help="Backfill runs created since (ISO date/time or 90d).")
 @click.option("--until", type=WHEN, help="Only runs created before this.")
-@click.option("--run-id", type=click.IntRange(1), envvar="CI_COLLECTOR_RUN_ID",
-              help="Collect this one run (its attempts not yet delivered).")
+@click.option(
+    "--run-id",
+    type=click.IntRange(1),
+    envvar="CI_COLLECTOR_RUN_ID",
+    help="Collect this one run (its attempts not yet delivered).",
+)
 @click.option("--attempt", type=click.IntRange(1), help="With --run-id: only this attempt.")
-@click.option("--workflow", metavar="FILE_OR_NAME",
-              help="Only this workflow: its file (ci.yml) or its name.")
+@click.option(
+    "--workflow", metavar="FILE_OR_NAME", help="Only this workflow: its file (ci.yml) or its name."
+)
 @click.option("--branch", metavar="NAME", help="Only runs of this branch.")
-@click.option("--lookback", type=Duration(), default="3d", show_default=True,
-              envvar="CI_COLLECTOR_LOOKBACK",
-              help="Window re-listed on every poll, for re-runs and late finishers.")
-@click.option("--max-wait", type=click.FloatRange(0), default=60.0, show_default=True,
-              envvar="CI_COLLECTOR_MAX_WAIT",
-              help="Sit out a GitHub rate limit that resets within this many seconds; "
-                   "otherwise exit 75 naming the reset time.")
-@click.option("--github-api-url", envvar="GITHUB_API_URL", default=DEFAULT_API_URL,
-              show_default=True, help="GitHub API (Enterprise: https://HOST/api/v3).")
-@click.option("--github-token", envvar="GITHUB_TOKEN", metavar="TOKEN",
-              help="GitHub token [env GITHUB_TOKEN]; optional for public repositories.")
-@click.option("--github-output", type=click.Path(dir_okay=False), envvar="GITHUB_OUTPUT",
-              help="Append 'events=N' here (a GitHub Actions step output file).")
+@click.option(
+    "--lookback",
+    type=Duration(),
+    default="3d",
+    show_default=True,
+    envvar="CI_COLLECTOR_LOOKBACK",
+    help="Window re-listed on every poll, for re-runs and late finishers.",
+)
+@click.option(
+    "--max-wait",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    envvar="CI_COLLECTOR_MAX_WAIT",
+    help="Sit out a GitHub rate limit that resets within this many seconds; "
+    "otherwise exit 75 naming the reset time.",
+)
+@click.option(
+    "--github-api-url",
+    envvar="GITHUB_API_URL",
+    default=DEFAULT_API_URL,
+    show_default=True,
+    help="GitHub API (Enterprise: https://HOST/api/v3).",
+)
+@click.option(
+    "--github-token",
+    envvar="GITHUB_TOKEN",
+    metavar="TOKEN",
+    help="GitHub token [env GITHUB_TOKEN]; optional for public repositories.",
+)
+@click.option(
+    "--github-output",
+    type=click.Path(dir_okay=False),
+    envvar="GITHUB_OUTPUT",
+    help="Append 'events=N' here (a GitHub Actions step output file).",
+)
 @delivery_options
 def github(**options: Any) -> int:
     """Collect GitHub Actions workflow run attempts, jobs and steps.

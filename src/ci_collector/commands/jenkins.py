@@ -18,21 +18,48 @@ from .common import DeliveryConfig, collect, delivery_options
 
 
 @click.command()
-@click.option("--url", required=True, envvar="JENKINS_URL", metavar="URL",
-              help="Jenkins root URL [env JENKINS_URL].")
-@click.option("--job", "jobs", multiple=True, metavar="PATH",
-              help="Full job path (folder/project/branch); repeat for more. "
-                   "Default: every job, found recursively.")
-@click.option("--since", type=WHEN, envvar="CI_COLLECTOR_SINCE",
-              help="Only builds started after this (e.g. 30d, 2024-01-31).")
-@click.option("--repo", "repo_slug", metavar="OWNER/NAME", envvar="CI_COLLECTOR_REPO",
-              help="File every build under this repository (github.com unless a URL).")
-@click.option("--repo-map", type=click.Path(dir_okay=False), envvar="CI_COLLECTOR_REPO_MAP",
-              help="File of 'JOB-GLOB = OWNER/NAME' lines; first match wins.")
+@click.option(
+    "--url",
+    required=True,
+    envvar="JENKINS_URL",
+    metavar="URL",
+    help="Jenkins root URL [env JENKINS_URL].",
+)
+@click.option(
+    "--job",
+    "jobs",
+    multiple=True,
+    metavar="PATH",
+    help="Full job path (folder/project/branch); repeat for more. "
+    "Default: every job, found recursively.",
+)
+@click.option(
+    "--since",
+    type=WHEN,
+    envvar="CI_COLLECTOR_SINCE",
+    help="Only builds started after this (e.g. 30d, 2024-01-31).",
+)
+@click.option(
+    "--repo",
+    "repo_slug",
+    metavar="OWNER/NAME",
+    envvar="CI_COLLECTOR_REPO",
+    help="File every build under this repository (github.com unless a URL).",
+)
+@click.option(
+    "--repo-map",
+    type=click.Path(dir_okay=False),
+    envvar="CI_COLLECTOR_REPO_MAP",
+    help="File of 'JOB-GLOB = OWNER/NAME' lines; first match wins.",
+)
 @delivery_options
 def jenkins(
-    url: str, jobs: tuple[str, ...], since: datetime | None, repo_slug: str | None,
-    repo_map: str | None, **options: Any,
+    url: str,
+    jobs: tuple[str, ...],
+    since: datetime | None,
+    repo_slug: str | None,
+    repo_map: str | None,
+    **options: Any,
 ) -> int:
     """Collect finished Jenkins builds, Pipeline stages and parallel branches.
 

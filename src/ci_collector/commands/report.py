@@ -40,34 +40,80 @@ class Span(click.ParamType[timedelta]):
 
 
 @click.command("report")
-@click.option("--window", type=Span(), default="30d", show_default=True,
-              help="How far back to look; the trend compares with the window before it.")
-@click.option("--until", type=WHEN, default=None,
-              help="End of the window (date, time or age like 7d) [default: now].")
+@click.option(
+    "--window",
+    type=Span(),
+    default="30d",
+    show_default=True,
+    help="How far back to look; the trend compares with the window before it.",
+)
+@click.option(
+    "--until",
+    type=WHEN,
+    default=None,
+    help="End of the window (date, time or age like 7d) [default: now].",
+)
 @click.option("--repo", metavar="OWNER/NAME", help="Only this repository.")
 @click.option("--branch", help="Only runs of this branch.")
-@click.option("--platform", type=click.Choice(["github_actions", "jenkins", "circleci"]),
-              help="Only this CI platform.")
-@click.option("--default-branch", "default_branches", multiple=True, metavar="NAME",
-              help="Branch names of the 'default branch' class (repeatable) "
-                   "[default: main, master].")
-@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True,
-              help="Rows in the flaky-job and slowest-step lists.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "html"]),
-              default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
-              help="Write the report here [default: stdout].")
-@click.option("--input", "input_path", type=click.Path(dir_okay=False, exists=True),
-              help="Report on a JSON-lines file of request bodies (an --output dry run) "
-                   "instead of the local store.")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False),
-              envvar="CI_COLLECTOR_STATE",
-              help=f"State file holding the store [env CI_COLLECTOR_STATE; default "
-                   f"{default_state_path()}].")
+@click.option(
+    "--platform",
+    type=click.Choice(["github_actions", "jenkins", "circleci"]),
+    help="Only this CI platform.",
+)
+@click.option(
+    "--default-branch",
+    "default_branches",
+    multiple=True,
+    metavar="NAME",
+    help="Branch names of the 'default branch' class (repeatable) [default: main, master].",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Rows in the flaky-job and slowest-step lists.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Write the report here [default: stdout].",
+)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Report on a JSON-lines file of request bodies (an --output dry run) "
+    "instead of the local store.",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False),
+    envvar="CI_COLLECTOR_STATE",
+    help=f"State file holding the store [env CI_COLLECTOR_STATE; default {default_state_path()}].",
+)
 def report(
-    window: timedelta, until: datetime | None, repo: str | None, branch: str | None,
-    platform: str | None, default_branches: tuple[str, ...], limit: int,
-    output_format: str, output: str, input_path: str | None, state_path: str | None,
+    window: timedelta,
+    until: datetime | None,
+    repo: str | None,
+    branch: str | None,
+    platform: str | None,
+    default_branches: tuple[str, ...],
+    limit: int,
+    output_format: str,
+    output: str,
+    input_path: str | None,
+    state_path: str | None,
 ) -> int:
     """Success rate, durations, queue time, MTTR, flaky jobs and slow steps, per workflow.
 
@@ -78,9 +124,13 @@ def report(
         end = until or datetime.now(timezone.utc)
         end_ms = int(end.timestamp() * 1000)
         query = ReportQuery(
-            start_ms=end_ms - int(window.total_seconds() * 1000), end_ms=end_ms,
-            repo=repo, branch=branch, platform=platform,
-            default_branches=default_branches or ("main", "master"), limit=limit,
+            start_ms=end_ms - int(window.total_seconds() * 1000),
+            end_ms=end_ms,
+            repo=repo,
+            branch=branch,
+            platform=platform,
+            default_branches=default_branches or ("main", "master"),
+            limit=limit,
         )
         second = store.reader()
         try:

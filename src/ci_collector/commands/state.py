@@ -10,7 +10,10 @@ from ..errors import UserError
 from ..state import State, default_state_path
 
 state_option = click.option(
-    "--state", "state_path", type=click.Path(dir_okay=False), envvar="CI_COLLECTOR_STATE",
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False),
+    envvar="CI_COLLECTOR_STATE",
     help=f"State file [env CI_COLLECTOR_STATE; default {default_state_path()}].",
 )
 
@@ -28,9 +31,22 @@ def show(state_path: str | None, as_json: bool) -> int:
     with State(state_path or default_state_path()) as db:
         rows = db.sources()
     if as_json:
-        click.echo(json.dumps([row.__dict__ if hasattr(row, "__dict__") else {
-            "source": row.source, "cursor": row.cursor, "last_success": row.last_success,
-            "runs_delivered": row.runs_delivered} for row in rows], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    row.__dict__
+                    if hasattr(row, "__dict__")
+                    else {
+                        "source": row.source,
+                        "cursor": row.cursor,
+                        "last_success": row.last_success,
+                        "runs_delivered": row.runs_delivered,
+                    }
+                    for row in rows
+                ],
+                indent=2,
+            )
+        )
         return 0
     if not rows:
         click.echo("no sources yet")

@@ -62,8 +62,19 @@ class Group:
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> Group:
-        return cls(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), row[5],
-                   row[6], row[7], row[8], float(row[9]), int(row[10]))
+        return cls(
+            int(row[0]),
+            int(row[1]),
+            int(row[2]),
+            int(row[3]),
+            int(row[4]),
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+            float(row[9]),
+            int(row[10]),
+        )
 
     def metrics(self, days: float) -> Metrics:
         decided = self.total - self.cancelled
@@ -75,8 +86,12 @@ class Group:
             success_rate=self.successful / decided if decided else None,
             throughput=self.total / days if days else 0.0,
             duration_metrics=Distribution(
-                count=self.count, min=self.low, mean=self.mean, max=self.high,
-                standard_deviation=self.deviation, total=self.sum,
+                count=self.count,
+                min=self.low,
+                mean=self.mean,
+                max=self.high,
+                standard_deviation=self.deviation,
+                total=self.sum,
             ),
         )
 
@@ -117,8 +132,7 @@ class ReportBuilder:
             return None, None
         statement = sql.nth(index, value, level, list(equal), self.where)
         bound = {f"g_{column}": found for column, found in equal.items()}
-        middle = self._execute(statement, span, take=2 - count % 2, skip=(count - 1) // 2,
-                               **bound)
+        middle = self._execute(statement, span, take=2 - count % 2, skip=(count - 1) // 2, **bound)
         top = self._execute(statement, span, take=1, skip=(95 * count + 99) // 100 - 1, **bound)
         median = sum(value for (value,) in middle) / len(middle) if middle else None
         return median, top[0][0] if top else None
@@ -168,7 +182,9 @@ class ReportBuilder:
             window=_window(q.start_ms, q.end_ms),
             previous_window=_window(q.previous_start_ms, q.start_ms),
             filters={
-                "repo": q.repo, "branch": q.branch, "platform": q.platform,
+                "repo": q.repo,
+                "branch": q.branch,
+                "platform": q.platform,
                 "default_branches": list(q.default_branches),
             },
             totals=totals,
@@ -193,17 +209,23 @@ class ReportBuilder:
             metrics = self._summarise(RUNS, repo, key, group, self.current)
             _recovered(metrics, recovered.get((repo, key)))
             old = before.get((repo, key))
-            previous = (
-                self._summarise(RUNS, repo, key, old, self.previous) if old else Metrics()
-            )
+            previous = self._summarise(RUNS, repo, key, old, self.previous) if old else Metrics()
             _recovered(previous, recovered_before.get((repo, key)))
             name, kind, _ = self._label(RUNS, repo, key)
             platform = self._platform(repo, key)
-            found.append(WorkflowSummary(
-                repo=repo, platform=platform, key=key, name=name, kind=kind, metrics=metrics,
-                previous=previous, trend=trend(metrics, previous),
-                jobs=jobs.get((repo, key), []),
-            ))
+            found.append(
+                WorkflowSummary(
+                    repo=repo,
+                    platform=platform,
+                    key=key,
+                    name=name,
+                    kind=kind,
+                    metrics=metrics,
+                    previous=previous,
+                    trend=trend(metrics, previous),
+                    jobs=jobs.get((repo, key), []),
+                )
+            )
         found.sort(key=lambda w: (-w.metrics.total_runs, w.repo, w.key))
         return found
 
@@ -211,13 +233,13 @@ class ReportBuilder:
         rows = self._execute(
             f"SELECT platform FROM events INDEXED BY {sql.BY_DURATION} "  # noqa: S608
             "WHERE depth = 0 AND repo = :g_repo AND sequence_key = :g_key LIMIT 1",
-            self.current, g_repo=repo, g_key=key,
+            self.current,
+            g_repo=repo,
+            g_key=key,
         )
         return str(rows[0][0]) if rows else ""
 
-    def _totals(
-        self, span: Span, workflows: list[WorkflowSummary], pick: Any
-    ) -> Metrics:
+    def _totals(self, span: Span, workflows: list[WorkflowSummary], pick: Any) -> Metrics:
         """All workflows together: counts and moments (percentiles across different
         workflows mean little, and CircleCI does not give them either)."""
         group = self._groups(RUNS, (), span, sql.BY_DAY).get(())
@@ -247,18 +269,26 @@ class ReportBuilder:
         groups = self._groups(RUNS, (sql.branch_class(placeholders),), self.current, sql.BY_DAY)
         return [
             BranchClassSummary(name, groups[(name,)].metrics(self.query.days))
-            for name in BRANCH_CLASSES if (name,) in groups
+            for name in BRANCH_CLASSES
+            if (name,) in groups
         ]
 
     def _flaky(self) -> list[FlakyJob]:
         found = []
         for row in self._execute(sql.flaky(self.where), self.current):
             name, _, workflow = self._label(JOBS, row[0], row[1])
-            found.append(FlakyJob(
-                repo=row[0], workflow_key=workflow, key=row[1], name=name,
-                flaky_commits=int(row[2]), failures=int(row[3]), successes=int(row[4]),
-                last_flake=ms_to_iso(int(row[5])) if row[5] is not None else None,
-            ))
+            found.append(
+                FlakyJob(
+                    repo=row[0],
+                    workflow_key=workflow,
+                    key=row[1],
+                    name=name,
+                    flaky_commits=int(row[2]),
+                    failures=int(row[3]),
+                    successes=int(row[4]),
+                    last_flake=ms_to_iso(int(row[5])) if row[5] is not None else None,
+                )
+            )
         return found
 
     def _slowest(self) -> tuple[list[SlowNode], list[SlowNode]]:
@@ -266,13 +296,26 @@ class ReportBuilder:
         nodes = []
         for (depth, repo, key), group in groups.items():
             median, p95 = self._ranks(
-                sql.BY_DURATION, "duration_ms", LEAVES,
-                {"depth": depth, "repo": repo, "sequence_key": key}, group.count, self.current,
+                sql.BY_DURATION,
+                "duration_ms",
+                LEAVES,
+                {"depth": depth, "repo": repo, "sequence_key": key},
+                group.count,
+                self.current,
             )
-            nodes.append(SlowNode(
-                repo=repo, workflow_key="", key=key, name="", kind="", runs=group.total,
-                p95_ms=p95, median_ms=median, total_ms=group.sum,
-            ))
+            nodes.append(
+                SlowNode(
+                    repo=repo,
+                    workflow_key="",
+                    key=key,
+                    name="",
+                    kind="",
+                    runs=group.total,
+                    p95_ms=p95,
+                    median_ms=median,
+                    total_ms=group.sum,
+                )
+            )
         limit = self.query.limit
         by_p95 = sorted(nodes, key=lambda n: (-(n.p95_ms or 0), n.key))[:limit]
         by_total = sorted(nodes, key=lambda n: (-n.total_ms, n.key))[:limit]
@@ -292,21 +335,25 @@ class ReportBuilder:
             queue: tuple[float | None, float | None] = (None, None)
             if group:
                 equal = {"depth": 0, "day": day}
-                duration = self._ranks(sql.BY_DAY, "duration_ms", RUNS, equal, group.count,
-                                       self.current)
-                queue = self._ranks(sql.BY_DAY_QUEUE, "queue_ms", RUNS, equal, group.queued,
-                                    self.current)
-            points.append(DayPoint(
-                date=ms_to_iso(day * sql.DAY_MS)[:10],
-                total_runs=metrics.total_runs,
-                successful_runs=metrics.successful_runs,
-                failed_runs=metrics.failed_runs,
-                success_rate=metrics.success_rate,
-                duration_p50_ms=duration[0],
-                duration_p95_ms=duration[1],
-                queue_p50_ms=queue[0],
-                queue_p95_ms=queue[1],
-            ))
+                duration = self._ranks(
+                    sql.BY_DAY, "duration_ms", RUNS, equal, group.count, self.current
+                )
+                queue = self._ranks(
+                    sql.BY_DAY_QUEUE, "queue_ms", RUNS, equal, group.queued, self.current
+                )
+            points.append(
+                DayPoint(
+                    date=ms_to_iso(day * sql.DAY_MS)[:10],
+                    total_runs=metrics.total_runs,
+                    successful_runs=metrics.successful_runs,
+                    failed_runs=metrics.failed_runs,
+                    success_rate=metrics.success_rate,
+                    duration_p50_ms=duration[0],
+                    duration_p95_ms=duration[1],
+                    queue_p50_ms=queue[0],
+                    queue_p95_ms=queue[1],
+                )
+            )
         return points
 
 
@@ -343,7 +390,8 @@ def trend(now: Metrics, before: Metrics) -> Trend:
 
 def _window(start_ms: int, end_ms: int) -> dict[str, Any]:
     return {
-        "start": ms_to_iso(start_ms), "end": ms_to_iso(end_ms),
+        "start": ms_to_iso(start_ms),
+        "end": ms_to_iso(end_ms),
         "days": round((end_ms - start_ms) / sql.DAY_MS, 4),
     }
 
@@ -351,9 +399,7 @@ def _window(start_ms: int, end_ms: int) -> dict[str, Any]:
 def _filters(query: ReportQuery) -> tuple[str, dict[str, Any]]:
     """The WHERE clauses the user's filters add; skipped work never counts."""
     clauses = ["conclusion IS NOT 'SKIPPED'"]
-    params: dict[str, Any] = {
-        f"default{n}": name for n, name in enumerate(query.default_branches)
-    }
+    params: dict[str, Any] = {f"default{n}": name for n, name in enumerate(query.default_branches)}
     if query.repo:
         parts = query.repo.strip("/").split("/")
         params["repo"] = "/".join(parts[-2:])

@@ -98,20 +98,22 @@ def render_html(report: Report) -> str:
     subtitle = f"{window['start']} → {window['end']} ({window['days']:g} days)"
     if filters:
         subtitle += f" · {filters}"
-    body = "\n".join([
-        _kpis(report.totals, report.trend),
-        _charts(report),
-        _workflows(report),
-        _branch_classes(report),
-        _flaky(report),
-        _slowest(report),
-    ])
+    body = "\n".join(
+        [
+            _kpis(report.totals, report.trend),
+            _charts(report),
+            _workflows(report),
+            _branch_classes(report),
+            _flaky(report),
+            _slowest(report),
+        ]
+    )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>CI report · {escape(window['start'][:10])} to {escape(window['end'][:10])}</title>
+<title>CI report · {escape(window["start"][:10])} to {escape(window["end"][:10])}</title>
 <style>{CSS}</style>
 </head>
 <body>
@@ -148,25 +150,59 @@ def _kpis(totals: Metrics, trend: Trend) -> str:
 def _charts(report: Report) -> str:
     days = [point.date for point in report.daily]
     figures = [
-        ("Duration per day (p50 / p95)", svg.line_chart(
-            "chart-duration", "Run duration p50 and p95 per day", days,
-            [svg.Series("p50", "#3b6fd8", [p.duration_p50_ms for p in report.daily]),
-             svg.Series("p95", "#d6843b", [p.duration_p95_ms for p in report.daily])],
-            duration)),
-        ("Success rate per day", svg.rate_bars(
-            "chart-success", "Success rate per day", days,
-            [p.success_rate for p in report.daily], [p.total_runs for p in report.daily])),
-        ("Queue time per day (p50 / p95)", svg.line_chart(
-            "chart-queue", "Queue time p50 and p95 per day", days,
-            [svg.Series("p50", "#7a5cc7", [p.queue_p50_ms for p in report.daily]),
-             svg.Series("p95", "#c75c9b", [p.queue_p95_ms for p in report.daily])],
-            duration)),
-        ("Flaky jobs (commits with both a failure and a pass)", svg.ranked_bars(
-            "chart-flaky", "Flaky jobs", [
-                (job.name, job.flaky_commits,
-                 f"{job.key}: flaky on {job.flaky_commits} commits, "
-                 f"{job.failures} failures / {job.successes} passes")
-                for job in report.flaky_jobs], "#d64545")),
+        (
+            "Duration per day (p50 / p95)",
+            svg.line_chart(
+                "chart-duration",
+                "Run duration p50 and p95 per day",
+                days,
+                [
+                    svg.Series("p50", "#3b6fd8", [p.duration_p50_ms for p in report.daily]),
+                    svg.Series("p95", "#d6843b", [p.duration_p95_ms for p in report.daily]),
+                ],
+                duration,
+            ),
+        ),
+        (
+            "Success rate per day",
+            svg.rate_bars(
+                "chart-success",
+                "Success rate per day",
+                days,
+                [p.success_rate for p in report.daily],
+                [p.total_runs for p in report.daily],
+            ),
+        ),
+        (
+            "Queue time per day (p50 / p95)",
+            svg.line_chart(
+                "chart-queue",
+                "Queue time p50 and p95 per day",
+                days,
+                [
+                    svg.Series("p50", "#7a5cc7", [p.queue_p50_ms for p in report.daily]),
+                    svg.Series("p95", "#c75c9b", [p.queue_p95_ms for p in report.daily]),
+                ],
+                duration,
+            ),
+        ),
+        (
+            "Flaky jobs (commits with both a failure and a pass)",
+            svg.ranked_bars(
+                "chart-flaky",
+                "Flaky jobs",
+                [
+                    (
+                        job.name,
+                        job.flaky_commits,
+                        f"{job.key}: flaky on {job.flaky_commits} commits, "
+                        f"{job.failures} failures / {job.successes} passes",
+                    )
+                    for job in report.flaky_jobs
+                ],
+                "#d64545",
+            ),
+        ),
     ]
     html = "".join(
         f"<figure><figcaption>{escape(caption)}</figcaption>{chart}</figure>"
@@ -175,8 +211,20 @@ def _charts(report: Report) -> str:
     return f'<section class="charts">{html}</section>'
 
 
-HEADERS = ("Runs", "Success", "Failed", "p50", "Mean", "p95", "Max", "Std dev", "Queue p50",
-           "Queue p95", "Runs/day", "MTTR")
+HEADERS = (
+    "Runs",
+    "Success",
+    "Failed",
+    "p50",
+    "Mean",
+    "p95",
+    "Max",
+    "Std dev",
+    "Queue p50",
+    "Queue p95",
+    "Runs/day",
+    "MTTR",
+)
 
 
 def _cells(metrics: Metrics) -> str:
@@ -199,8 +247,11 @@ def _cells(metrics: Metrics) -> str:
     for index, (text, number) in enumerate(values):
         css = ""
         if index == 1 and metrics.success_rate is not None:
-            css = ' class="good"' if number is not None and number >= 0.9 else (
-                ' class="warn"' if number is not None and number >= 0.7 else ' class="bad"')
+            css = (
+                ' class="good"'
+                if number is not None and number >= 0.9
+                else (' class="warn"' if number is not None and number >= 0.7 else ' class="bad"')
+            )
         sort = f' data-sort="{number}"' if number is not None else ' data-sort="-1"'
         cells.append(f"<td{css}{sort}>{escape(text)}</td>")
     return "".join(cells)
@@ -217,16 +268,22 @@ def _table(table_id: str, first: str, rows: list[str], extra: tuple[str, ...] = 
 def _workflows(report: Report) -> str:
     rows = []
     for index, workflow in enumerate(report.workflows):
-        title = workflow.name if workflow.name == workflow.key else (
-            f"{workflow.name} · {workflow.key}")
+        title = (
+            workflow.name
+            if workflow.name == workflow.key
+            else (f"{workflow.name} · {workflow.key}")
+        )
         trend = " / ".join(
             change(x) or "new"
-            for x in (workflow.trend.total_runs, workflow.trend.success_rate,
-                      workflow.trend.p95_duration)
+            for x in (
+                workflow.trend.total_runs,
+                workflow.trend.success_rate,
+                workflow.trend.p95_duration,
+            )
         )
         rows.append(
             f'<tr data-jobs="w{index}"><td><b>{escape(title)}</b><br>'
-            f'<small>{escape(workflow.repo)} · {escape(workflow.platform)}</small></td>'
+            f"<small>{escape(workflow.repo)} · {escape(workflow.platform)}</small></td>"
             f'{_cells(workflow.metrics)}<td class="text">{escape(trend)}</td></tr>'
         )
         for job in workflow.jobs:
@@ -235,9 +292,10 @@ def _workflows(report: Report) -> str:
                 f"{_cells(job.metrics)}<td></td></tr>"
             )
     if not rows:
-        return '<section><h2>Workflows and pipelines</h2><p>No finished runs.</p></section>'
-    table = _table("workflows", "Workflow / pipeline, then its jobs", rows,
-                   ("Trend runs / success / p95",))
+        return "<section><h2>Workflows and pipelines</h2><p>No finished runs.</p></section>"
+    table = _table(
+        "workflows", "Workflow / pipeline, then its jobs", rows, ("Trend runs / success / p95",)
+    )
     return f'<section><h2>Workflows and pipelines</h2><div class="scroll">{table}</div></section>'
 
 
@@ -252,8 +310,9 @@ def _branch_classes(report: Report) -> str:
         for found in report.branch_classes
         for m in (found.metrics,)
     )
-    head = "".join(f"<th>{h}</th>" for h in (
-        "Class", "Runs", "Success", "Failed", "Mean duration", "Runs/day"))
+    head = "".join(
+        f"<th>{h}</th>" for h in ("Class", "Runs", "Success", "Failed", "Mean duration", "Runs/day")
+    )
     return (
         '<section><h2>Branch classes</h2><table id="branch-classes" class="sortable">'
         f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>"
@@ -263,8 +322,7 @@ def _branch_classes(report: Report) -> str:
 def _flaky(report: Report) -> str:
     if not report.flaky_jobs:
         return (
-            "<section><h2>Flaky jobs</h2><p>No job failed and passed on one commit.</p>"
-            "</section>"
+            "<section><h2>Flaky jobs</h2><p>No job failed and passed on one commit.</p></section>"
         )
     rows = "".join(
         f"<tr><td>{escape(job.name)}<br><small>{escape(job.workflow_key)}</small></td>"
@@ -274,8 +332,9 @@ def _flaky(report: Report) -> str:
         f'<td class="text">{escape(job.last_flake or "—")}</td></tr>'
         for job in report.flaky_jobs
     )
-    head = "".join(f"<th>{h}</th>" for h in (
-        "Job", "Flaky commits", "Failures", "Passes", "Last flake"))
+    head = "".join(
+        f"<th>{h}</th>" for h in ("Job", "Flaky commits", "Failures", "Passes", "Last flake")
+    )
     return (
         f'<section><h2>Flaky jobs</h2><table id="flaky" class="sortable"><thead><tr>{head}'
         f"</tr></thead><tbody>{rows}</tbody></table></section>"

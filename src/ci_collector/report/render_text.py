@@ -47,9 +47,7 @@ def render_text(report: Report, width: int = 160, color: bool = False) -> str:
 
 
 def _filters(report: Report) -> str:
-    shown = [
-        escape(f"{k}={v}") for k, v in report.filters.items() if v and k != "default_branches"
-    ]
+    shown = [escape(f"{k}={v}") for k, v in report.filters.items() if v and k != "default_branches"]
     return f"  [dim]{' '.join(shown)}[/dim]" if shown else ""
 
 
@@ -65,18 +63,38 @@ def _headline(totals: Metrics, trend: Trend) -> str:
 
 
 def _metric_columns(table: Table) -> None:
-    for title in ("Runs", "Success", "Failed", "Min", "p50", "Mean", "p95", "Max", "Std dev",
-                  "Queue p50", "Queue p95", "Runs/day"):
+    for title in (
+        "Runs",
+        "Success",
+        "Failed",
+        "Min",
+        "p50",
+        "Mean",
+        "p95",
+        "Max",
+        "Std dev",
+        "Queue p50",
+        "Queue p95",
+        "Runs/day",
+    ):
         table.add_column(title, justify="right")
 
 
 def _metric_cells(metrics: Metrics) -> list[str]:
     spread, queue = metrics.duration_metrics, metrics.queue_metrics
     return [
-        str(metrics.total_runs), percent(metrics.success_rate), str(metrics.failed_runs),
-        duration(spread.min), duration(spread.median), duration(spread.mean),
-        duration(spread.p95), duration(spread.max), duration(spread.standard_deviation),
-        duration(queue.p50), duration(queue.p95), rate(metrics.throughput),
+        str(metrics.total_runs),
+        percent(metrics.success_rate),
+        str(metrics.failed_runs),
+        duration(spread.min),
+        duration(spread.median),
+        duration(spread.mean),
+        duration(spread.p95),
+        duration(spread.max),
+        duration(spread.standard_deviation),
+        duration(queue.p50),
+        duration(queue.p95),
+        rate(metrics.throughput),
     ]
 
 
@@ -91,11 +109,12 @@ def _workflows(report: Report) -> Table:
         name, key, repo = escape(workflow.name), escape(workflow.key), escape(workflow.repo)
         title = name if workflow.name == workflow.key else f"{name}\n[dim]{key}[/dim]"
         table.add_row(
-            f"{title}\n[dim]{repo}[/dim]", *_metric_cells(workflow.metrics),
+            f"{title}\n[dim]{repo}[/dim]",
+            *_metric_cells(workflow.metrics),
             duration(workflow.metrics.mttr_ms),
             " / ".join(
-                change(x) or "new" for x in (trend.total_runs, trend.success_rate,
-                                             trend.p95_duration)
+                change(x) or "new"
+                for x in (trend.total_runs, trend.success_rate, trend.p95_duration)
             ),
         )
     return table
@@ -119,22 +138,35 @@ def _branch_classes(report: Report) -> Table:
     for found in report.branch_classes:
         m = found.metrics
         table.add_row(
-            BRANCH_CLASS_LABELS[found.branch_class], str(m.total_runs), percent(m.success_rate),
-            str(m.failed_runs), duration(m.duration_metrics.mean), rate(m.throughput),
+            BRANCH_CLASS_LABELS[found.branch_class],
+            str(m.total_runs),
+            percent(m.success_rate),
+            str(m.failed_runs),
+            duration(m.duration_metrics.mean),
+            rate(m.throughput),
         )
     return table
 
 
 def _flaky(report: Report) -> Table:
     table = Table(title="Flaky jobs (failed and passed on the same commit)", title_justify="left")
-    for title, justify in (("Job", "left"), ("Workflow", "left"), ("Flaky commits", "right"),
-                           ("Failures", "right"),
-                           ("Passes", "right"), ("Last flake", "left")):
+    for title, justify in (
+        ("Job", "left"),
+        ("Workflow", "left"),
+        ("Flaky commits", "right"),
+        ("Failures", "right"),
+        ("Passes", "right"),
+        ("Last flake", "left"),
+    ):
         table.add_column(title, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for job in report.flaky_jobs:
         table.add_row(
-            escape(job.name), escape(job.workflow_key), str(job.flaky_commits), str(job.failures),
-            str(job.successes), job.last_flake or "—",
+            escape(job.name),
+            escape(job.workflow_key),
+            str(job.flaky_commits),
+            str(job.failures),
+            str(job.successes),
+            job.last_flake or "—",
         )
     return table
 

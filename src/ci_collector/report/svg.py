@@ -113,9 +113,7 @@ def line_chart(
                 continue
             path.append(f"{'L' if pen_down else 'M'}{x:.1f},{to_y(value):.1f}")
             pen_down = True
-        parts.append(
-            f'<path class="line" d="{" ".join(path)}" stroke="{item.color}" fill="none"/>'
-        )
+        parts.append(f'<path class="line" d="{" ".join(path)}" stroke="{item.color}" fill="none"/>')
         for x, label, value in zip(xs, labels, item.values, strict=True):
             if value is not None:
                 parts.append(
@@ -133,7 +131,10 @@ def rate_color(rate: float) -> str:
 
 
 def rate_bars(
-    chart_id: str, title: str, labels: Sequence[str], rates: Sequence[float | None],
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    rates: Sequence[float | None],
     counts: Sequence[int],
 ) -> str:
     """One bar per day, 0-100 %, green / amber / red at 90 % and 70 %."""

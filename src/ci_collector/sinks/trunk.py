@@ -119,7 +119,10 @@ class TrunkSink(BatchingSink):
             out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
         log.error(
             "Trunk refused a body of %s (HTTP %d: %s); saved to %s",
-            _count(body), status, message[:200].strip() or "no message", self.dead_letter_path,
+            _count(body),
+            status,
+            message[:200].strip() or "no message",
+            self.dead_letter_path,
         )
 
 

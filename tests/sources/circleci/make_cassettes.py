@@ -42,20 +42,29 @@ def story() -> tuple[CircleCIWorld, dict[str, dict[str, Any]]]:
     world.add_job(deploy, "hold", "success", at(9, 9, 3), at(9, 9, 58), kind="approval")
     world.add_job(deploy, "deploy", "success", at(9, 9, 58, 4), at(9, 10, 2))
     p103 = world.add_pipeline(103, at(10, 10))
-    failed = world.add_workflow(p103, "wf-103a", "build-and-test", "failed", at(10, 10),
-                                at(10, 10, 6))
+    failed = world.add_workflow(
+        p103, "wf-103a", "build-and-test", "failed", at(10, 10), at(10, 10, 6)
+    )
     world.add_job(failed, "build", "success", at(10, 10, 0, 4), at(10, 10, 2))
     world.add_job(failed, "test", "failed", at(10, 10, 2, 3), at(10, 10, 6))
-    rerun = world.add_workflow(p103, "wf-103b", "build-and-test", "success", at(10, 11),
-                               at(10, 11, 7))
+    rerun = world.add_workflow(
+        p103, "wf-103b", "build-and-test", "success", at(10, 11), at(10, 11, 7)
+    )
     world.add_job(rerun, "build", "success", at(10, 11, 0, 4), at(10, 11, 2))
     world.add_job(rerun, "test", "success", at(10, 11, 2, 2), at(10, 11, 7))
     p104 = world.add_pipeline(104, at(10, 12))
     held = world.add_workflow(p104, "wf-104", "build-and-test", "on_hold", at(10, 12), None)
     world.add_job(held, "build", "success", at(10, 12, 0, 4), at(10, 12, 2))
     world.add_job(held, "hold", "on_hold", at(10, 12, 2), None, kind="approval")
-    named = {"deploy": deploy, "failed": failed, "rerun": rerun, "held": held,
-             "p102": p102, "p103": p103, "p104": p104}
+    named = {
+        "deploy": deploy,
+        "failed": failed,
+        "rerun": rerun,
+        "held": held,
+        "p102": p102,
+        "p103": p103,
+        "p104": p104,
+    }
     return world, named
 
 
@@ -85,26 +94,36 @@ def poll_cassette() -> list[dict[str, Any]]:
     jobs = world.jobs
     return [
         interaction("/project/gh/acme/widgets/pipeline", page(pipelines[:2], "cGFnZTI")),
-        interaction("/project/gh/acme/widgets/pipeline?page-token=cGFnZTI",
-                    page(pipelines[2:4], "cGFnZTM")),
-        interaction(f"/pipeline/{n['p104']['id']}/workflow", page(world.workflows[n['p104']['id']],
-                                                                  None)),
-        interaction(f"/pipeline/{n['p103']['id']}/workflow", page(world.workflows[n['p103']['id']],
-                                                                  None)),
-        interaction(f"/workflow/{n['failed']['id']}/job", page(jobs[n['failed']['id']], None)),
-        interaction(f"/workflow/{n['rerun']['id']}/job", page(jobs[n['rerun']['id']], None)),
-        interaction(f"/pipeline/{n['p102']['id']}/workflow", page(world.workflows[n['p102']['id']],
-                                                                  None)),
-        interaction(f"/workflow/{n['deploy']['id']}/job", page(jobs[n['deploy']['id']][:2],
-                                                               "am9icGFnZTI")),
-        interaction(f"/workflow/{n['deploy']['id']}/job?page-token=am9icGFnZTI",
-                    page(jobs[n['deploy']['id']][2:], None)),
+        interaction(
+            "/project/gh/acme/widgets/pipeline?page-token=cGFnZTI", page(pipelines[2:4], "cGFnZTM")
+        ),
+        interaction(
+            f"/pipeline/{n['p104']['id']}/workflow", page(world.workflows[n["p104"]["id"]], None)
+        ),
+        interaction(
+            f"/pipeline/{n['p103']['id']}/workflow", page(world.workflows[n["p103"]["id"]], None)
+        ),
+        interaction(f"/workflow/{n['failed']['id']}/job", page(jobs[n["failed"]["id"]], None)),
+        interaction(f"/workflow/{n['rerun']['id']}/job", page(jobs[n["rerun"]["id"]], None)),
+        interaction(
+            f"/pipeline/{n['p102']['id']}/workflow", page(world.workflows[n["p102"]["id"]], None)
+        ),
+        interaction(
+            f"/workflow/{n['deploy']['id']}/job", page(jobs[n["deploy"]["id"]][:2], "am9icGFnZTI")
+        ),
+        interaction(
+            f"/workflow/{n['deploy']['id']}/job?page-token=am9icGFnZTI",
+            page(jobs[n["deploy"]["id"]][2:], None),
+        ),
     ]
 
 
 def rejected_token_cassette() -> list[dict[str, Any]]:
-    return [interaction("/project/gh/acme/widgets/pipeline",
-                        {"message": "You must log in first."}, status=401)]
+    return [
+        interaction(
+            "/project/gh/acme/widgets/pipeline", {"message": "You must log in first."}, status=401
+        )
+    ]
 
 
 class _Dumper(yaml.SafeDumper):
@@ -121,8 +140,9 @@ _Dumper.add_representer(str, _text)
 
 def write(name: str, interactions: list[dict[str, Any]]) -> None:
     CASSETTES.mkdir(parents=True, exist_ok=True)
-    text = yaml.dump({"interactions": interactions, "version": 1}, Dumper=_Dumper,
-                     sort_keys=False, width=100)
+    text = yaml.dump(
+        {"interactions": interactions, "version": 1}, Dumper=_Dumper, sort_keys=False, width=100
+    )
     (CASSETTES / name).write_text(text)
 
 

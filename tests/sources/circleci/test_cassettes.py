@@ -45,9 +45,10 @@ def state(tmp_path: Path) -> Iterator[State]:
 
 def poll(state: State, cassette: str) -> tuple[list[Run], SkipPolicy, int]:
     skip = SkipPolicy()
-    with PLAYER.use_cassette(cassette) as tape, CircleCIClient(
-        "cassette-token-not-recorded", backoff_base=0.0
-    ) as client:
+    with (
+        PLAYER.use_cassette(cassette) as tape,
+        CircleCIClient("cassette-token-not-recorded", backoff_base=0.0) as client,
+    ):
         runs = list(CircleCISource(client, PROJECT, since=SINCE, now=NOW)(state, skip))
         assert tape.all_played
         return runs, skip, tape.play_count
@@ -59,12 +60,17 @@ def test_poll_sends_finished_workflows_only_across_pages(state: State) -> None:
     assert skip.skipped == []
     assert requests == 9  # 2 pipeline pages + 3 workflow lists + 4 job pages; none for 101/104
     assert [run.natural_key.rsplit("/", 1)[1] for run in runs] == [
-        named["failed"]["id"], named["rerun"]["id"], named["deploy"]["id"]]
+        named["failed"]["id"],
+        named["rerun"]["id"],
+        named["deploy"]["id"],
+    ]
     assert named["held"]["id"] not in {run.root.tags["workflow_id"] for run in runs}
     for run in runs:
         events = map_run(run)
-        body = {"repo": {"host": "github.com", "owner": "acme", "name": "widgets"},
-                "events": events}
+        body = {
+            "repo": {"host": "github.com", "owner": "acme", "name": "widgets"},
+            "events": events,
+        }
         assert body_problems(json.dumps(body).encode()) == []
 
 
@@ -74,7 +80,8 @@ def test_failed_workflow_and_its_rerun_are_two_attempts(state: State) -> None:
     assert (failed.conclusion.value if failed.conclusion else None) == "FAILURE"
     assert [c.result for c in failed.children] == ["success", "failed"]
     assert failed.tags["attempt"] == "1" and "rerun_of" not in {
-        k for k, v in failed.tags.items() if v}
+        k for k, v in failed.tags.items() if v
+    }
     assert rerun.tags["attempt"] == "2"
     assert rerun.tags["rerun_of"] == failed.tags["workflow_id"]
     assert map_run(runs[0])[0]["sequence"]["key"] == map_run(runs[1])[0]["sequence"]["key"]
@@ -85,7 +92,10 @@ def test_job_list_pages_and_the_approval_job(state: State) -> None:
     runs, _, _ = poll(state, "poll.yaml")
     deploy = runs[2].root
     assert [(c.kind, c.name) for c in deploy.children] == [
-        ("job", "build"), ("approval", "hold"), ("job", "deploy")]
+        ("job", "build"),
+        ("approval", "hold"),
+        ("job", "deploy"),
+    ]
     hold = deploy.children[1]
     assert hold.metrics == {"pause_ms": 55 * 60_000}
     assert deploy.tags["branch"] == "main" and deploy.tags["actor"] == "octocat"
@@ -98,9 +108,10 @@ def test_delivered_workflows_are_not_fetched_again(state: State) -> None:
     for run in first:
         state.mark_delivered(run.natural_key, run.source, run.fingerprint, 1)
     skip = SkipPolicy()
-    with PLAYER.use_cassette("poll.yaml", allow_playback_repeats=True) as tape, CircleCIClient(
-        "cassette-token-not-recorded"
-    ) as client:
+    with (
+        PLAYER.use_cassette("poll.yaml", allow_playback_repeats=True) as tape,
+        CircleCIClient("cassette-token-not-recorded") as client,
+    ):
         again = list(CircleCISource(client, PROJECT, since=SINCE, now=NOW)(state, skip))
         played = [tape.requests[index].uri for index in tape.play_counts]
     assert again == []

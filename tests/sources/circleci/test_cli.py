@@ -50,17 +50,28 @@ def world() -> Iterator[CircleCIWorld]:
 
 def cli(world: CircleCIWorld, *args: str, token: str = TOKEN):  # type: ignore[no-untyped-def]
     return run_cli(
-        "circleci", "--project-slug", "github/acme/widgets",
-        "--circleci-api-url", world.api_url, *args,
-        env={"CIRCLECI_TOKEN": token}, timeout=60,
+        "circleci",
+        "--project-slug",
+        "github/acme/widgets",
+        "--circleci-api-url",
+        world.api_url,
+        *args,
+        env={"CIRCLECI_TOKEN": token},
+        timeout=60,
     )
 
 
 def test_end_to_end_to_trunk_then_a_quiet_second_poll(
     world: CircleCIWorld, trunk: TrunkStandIn, tmp_path: Path
 ) -> None:
-    args = ("--trunk-url", trunk.url, "--trunk-token", TRUNK_TOKEN,
-            "--state", str(tmp_path / "state.sqlite"))
+    args = (
+        "--trunk-url",
+        trunk.url,
+        "--trunk-token",
+        TRUNK_TOKEN,
+        "--state",
+        str(tmp_path / "state.sqlite"),
+    )
     first = cli(world, *args)
     assert first.returncode == 0, first.stderr
     roots = [e for e in trunk.all_events() if "parent" not in e]
@@ -92,8 +103,9 @@ def test_dry_run_yields_one_chain_per_finished_workflow_and_validates(
     chains = {e["chainId"] for e in events}
     roots = {e["id"]: e for e in events if "parent" not in e}
     assert chains == set(roots) and len(chains) == len(FINISHED)
-    workflow_ids = {t["v"] for r in roots.values() for t in r["payload"]["tags"]
-                    if t["k"] == "workflow_id"}
+    workflow_ids = {
+        t["v"] for r in roots.values() for t in r["payload"]["tags"] if t["k"] == "workflow_id"
+    }
     assert workflow_ids == {ids(seed) for seed in FINISHED}
     checked = run_cli("validate", str(out))
     assert checked.returncode == 0, checked.stdout + checked.stderr
@@ -102,16 +114,23 @@ def test_dry_run_yields_one_chain_per_finished_workflow_and_validates(
 
 @pytest.mark.parametrize("slug", ["acme/widgets", "gitlab/acme/widgets", "gh/acme"])
 def test_bad_slug_is_one_line_and_exit_2(slug: str, tmp_path: Path) -> None:
-    result = run_cli("circleci", "--project-slug", slug, "--output", str(tmp_path / "o.jsonl"),
-                     env={"CIRCLECI_TOKEN": TOKEN})
+    result = run_cli(
+        "circleci",
+        "--project-slug",
+        slug,
+        "--output",
+        str(tmp_path / "o.jsonl"),
+        env={"CIRCLECI_TOKEN": TOKEN},
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "--project-slug" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_missing_token_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_cli("circleci", "--project-slug", "gh/acme/widgets",
-                     "--output", str(tmp_path / "o.jsonl"))
+    result = run_cli(
+        "circleci", "--project-slug", "gh/acme/widgets", "--output", str(tmp_path / "o.jsonl")
+    )
     assert result.returncode == 2 and "CIRCLECI_TOKEN" in result.stderr
 
 
@@ -128,13 +147,27 @@ def test_killed_mid_poll_then_rerun_delivers_every_event(
 ) -> None:
     """SIGKILL after the first chains were accepted; the re-run completes, nothing doubles."""
     world.slow[f"/workflow/{ids('wf-ok')}/job"] = 30.0  # the oldest workflow, fetched last
-    args = ["circleci", "--project-slug", "gh/acme/widgets", "--circleci-api-url",
-            world.api_url, "--trunk-url", trunk.url, "--batch-size", "1",
-            "--state", str(tmp_path / "state.sqlite")]
+    args = [
+        "circleci",
+        "--project-slug",
+        "gh/acme/widgets",
+        "--circleci-api-url",
+        world.api_url,
+        "--trunk-url",
+        trunk.url,
+        "--batch-size",
+        "1",
+        "--state",
+        str(tmp_path / "state.sqlite"),
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUNK_", "CIRCLECI_"))}
     env.update(PYTHONPATH=str(ROOT / "src"), CIRCLECI_TOKEN=TOKEN, TRUNK_API_TOKEN=TRUNK_TOKEN)
-    process = subprocess.Popen([sys.executable, "-m", "ci_collector", *args], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ci_collector", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 20
     while world.requests_to(ids("wf-ok")) == 0 and time.monotonic() < deadline:
         time.sleep(0.05)

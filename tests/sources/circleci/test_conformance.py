@@ -45,8 +45,9 @@ def assert_valid_chain(run: Any) -> list[dict[str, Any]]:
 
 
 def devlake() -> Iterator[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]]:
-    pipelines = {row["data"]["id"]: row["data"] for row in load(
-        "devlake_project_pipeline_items.json")}
+    pipelines = {
+        row["data"]["id"]: row["data"] for row in load("devlake_project_pipeline_items.json")
+    }
     jobs: dict[str, list[dict[str, Any]]] = {}
     for row in load("devlake_workflow_job_items.json"):
         jobs.setdefault(row["request_url"].split("/")[-2], []).append(row["data"])
@@ -69,18 +70,24 @@ def test_every_devlake_workflow_maps_or_is_skipped_by_name() -> None:
         mapped += 1
     assert mapped == 9
     # pipeline 16's workflow has "" for created_at/stopped_at, no jobs, no pipeline item
-    assert bad == [("b3b77371-e27a-4e93-a554-c728f757cd24",
-                    "no created_at or stopped_at on the workflow or any of its jobs")]
+    assert bad == [
+        (
+            "b3b77371-e27a-4e93-a554-c728f757cd24",
+            "no created_at or stopped_at on the workflow or any of its jobs",
+        )
+    ]
 
 
 def test_devlake_failed_workflow_maps_tags_and_jobs() -> None:
     project = project_for("github/coldgust/coldgust.github.io")
     pipeline, workflow, jobs = next(
-        item for item in devlake() if item[1]["id"] == "6731159f-5275-4bfa-ba70-39d343d63814")
+        item for item in devlake() if item[1]["id"] == "6731159f-5275-4bfa-ba70-39d343d63814"
+    )
     run = build_run(project, pipeline, workflow, jobs, Attempt(1, None))
     assert run.repo.slug == "github.com/coldgust/coldgust.github.io"
     assert run.natural_key == (
-        "circleci.com/gh/coldgust/coldgust.github.io/workflows/6731159f-5275-4bfa-ba70-39d343d63814")
+        "circleci.com/gh/coldgust/coldgust.github.io/workflows/6731159f-5275-4bfa-ba70-39d343d63814"
+    )
     assert run.root.conclusion is Conclusion.FAILURE and run.root.result == "failed"
     assert run.root.tags["branch"] == "master"
     assert run.root.tags["trigger"] == "webhook"
@@ -88,10 +95,14 @@ def test_devlake_failed_workflow_maps_tags_and_jobs() -> None:
     assert run.root.tags["pipeline_number"] == "5"
     assert run.root.tags["url"] == (
         "https://app.circleci.com/pipelines/github/coldgust/coldgust.github.io/5/workflows/"
-        "6731159f-5275-4bfa-ba70-39d343d63814")
+        "6731159f-5275-4bfa-ba70-39d343d63814"
+    )
     [job] = run.root.children
-    assert (job.kind, job.name, job.id_part) == ("job", "build",
-                                                 "jobs/ab8c3282-0e74-4a41-834e-152a71280bed")
+    assert (job.kind, job.name, job.id_part) == (
+        "job",
+        "build",
+        "jobs/ab8c3282-0e74-4a41-834e-152a71280bed",
+    )
     assert job.conclusion is Conclusion.FAILURE
     assert job.finished_ms is not None and job.started_ms is not None
     assert job.finished_ms - job.started_ms == 3000
@@ -101,20 +112,29 @@ def test_devlake_failed_workflow_maps_tags_and_jobs() -> None:
 def test_devlake_workflow_stopped_before_created_is_repaired_and_flagged() -> None:
     project = project_for("gh/coldgust/coldgust.github.io")
     pipeline, workflow, jobs = next(
-        item for item in devlake() if item[1]["id"] == "fc76deef-bcdd-4856-8e96-a8e2d1c5a85f")
+        item for item in devlake() if item[1]["id"] == "fc76deef-bcdd-4856-8e96-a8e2d1c5a85f"
+    )
     root = assert_valid_chain(build_run(project, pipeline, workflow, jobs, Attempt(1, None)))[0]
     assert root["finishedAt"] >= root["createdAt"]
     assert {"k": "timestamps_repaired", "v": "true"} in root["payload"]["tags"]
 
 
-@pytest.mark.parametrize("name", [
-    "project_pipelines_page1_jmleroux_doc_placeholders.json",
-    "project_pipelines_page2_jmleroux_doc_placeholders.json",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "project_pipelines_page1_jmleroux_doc_placeholders.json",
+        "project_pipelines_page2_jmleroux_doc_placeholders.json",
+    ],
+)
 def test_documented_pipeline_pages_give_the_root_its_tags(name: str) -> None:
     [pipeline] = load(name)["items"]
-    workflow = {"id": "w-1", "name": "build", "status": "success",
-                "created_at": pipeline["created_at"], "stopped_at": pipeline["updated_at"]}
+    workflow = {
+        "id": "w-1",
+        "name": "build",
+        "status": "success",
+        "created_at": pipeline["created_at"],
+        "stopped_at": pipeline["updated_at"],
+    }
     run = build_run(project_for(pipeline["project_slug"]), pipeline, workflow, [], Attempt(1, None))
     assert_valid_chain(run)
     assert run.root.tags["branch"] == "feature/design-new-api"
@@ -135,17 +155,25 @@ def test_workflow_without_pipeline_maps_from_its_own_fields() -> None:
 def test_insights_rows_map_as_workflows_with_job_rows() -> None:
     """Insights rows are named by the request, so the name comes from the summary fixtures."""
     [summary] = load("insights_workflows_summary_jmleroux_doc.json")["items"]
-    job_names = [row["name"] for row in load(
-        "insights_workflow_jobs_summary_jmleroux_doc.json")["items"]]
+    job_names = [
+        row["name"] for row in load("insights_workflow_jobs_summary_jmleroux_doc.json")["items"]
+    ]
     job_rows = load("insights_job_runs_jmleroux.json")["items"]
-    workflows = [{**row, "name": summary["name"]}
-                 for row in load("insights_workflow_runs_jmleroux.json")["items"]]
+    workflows = [
+        {**row, "name": summary["name"]}
+        for row in load("insights_workflow_runs_jmleroux.json")["items"]
+    ]
     attempts = number_attempts(workflows)
     assert [attempts[w["id"]].number for w in workflows] == [3, 2, 1]
     for workflow, job in zip(workflows, job_rows, strict=False):
         jobs = [{**job, "name": job_names[0], "type": "build"}]
-        run = build_run(project_for("gh/jmleroux/circleci-php-client"), {}, workflow, jobs,
-                        attempts[workflow["id"]])
+        run = build_run(
+            project_for("gh/jmleroux/circleci-php-client"),
+            {},
+            workflow,
+            jobs,
+            attempts[workflow["id"]],
+        )
         events = assert_valid_chain(run)
         assert events[1]["conclusion"] == ("SUCCESS" if job["status"] == "success" else "FAILURE")
 
@@ -153,14 +181,25 @@ def test_insights_rows_map_as_workflows_with_job_rows() -> None:
 def test_quoted_approval_job_shape_maps_to_an_approval_with_its_pause() -> None:
     """The approval item quoted in Kesin11/CIAnalyzer#1125 (values of that shape)."""
     approval = {
-        "dependencies": [], "job_number": 11257, "id": "130074c4-6d17-464b-a517-1e6089cbd89d",
-        "started_at": "2024-03-11T14:56:43Z", "name": "hold",
-        "approved_by": "c0b37cd5-9ac5-4bae-b701-c71026c0ed5a", "project_slug": "gh/o/r",
-        "status": "success", "type": "approval", "stopped_at": "2024-03-11T14:57:08Z",
+        "dependencies": [],
+        "job_number": 11257,
+        "id": "130074c4-6d17-464b-a517-1e6089cbd89d",
+        "started_at": "2024-03-11T14:56:43Z",
+        "name": "hold",
+        "approved_by": "c0b37cd5-9ac5-4bae-b701-c71026c0ed5a",
+        "project_slug": "gh/o/r",
+        "status": "success",
+        "type": "approval",
+        "stopped_at": "2024-03-11T14:57:08Z",
         "approval_request_id": "130074c4-6d17-464b-a517-1e6089cbd89d",
     }
-    workflow = {"id": "e3beb02d", "name": "ci", "status": "success",
-                "created_at": "2024-03-11T14:56:40Z", "stopped_at": "2024-03-11T14:58:00Z"}
+    workflow = {
+        "id": "e3beb02d",
+        "name": "ci",
+        "status": "success",
+        "created_at": "2024-03-11T14:56:40Z",
+        "stopped_at": "2024-03-11T14:58:00Z",
+    }
     run = build_run(project_for("gh/o/r"), {}, workflow, [approval], Attempt(1, None))
     events = assert_valid_chain(run)
     assert events[1]["sequence"]["kind"] == "approval"

@@ -65,16 +65,27 @@ class Poller:
 
     def __call__(self, **source: Any) -> int:
         config = DeliveryConfig(
-            trunk_token=TRUNK_TOKEN, trunk_url=self.trunk.url, output=None,
-            state_path=str(self.state_path), batch_size=100,
-            dead_letter=str(self.tmp / "dead.jsonl"), retry_seconds=5.0, timeout=5.0,
-            insecure=False, fail_fast=False, wait=False,
+            trunk_token=TRUNK_TOKEN,
+            trunk_url=self.trunk.url,
+            output=None,
+            state_path=str(self.state_path),
+            batch_size=100,
+            dead_letter=str(self.tmp / "dead.jsonl"),
+            retry_seconds=5.0,
+            timeout=5.0,
+            insecure=False,
+            fail_fast=False,
+            wait=False,
         )
 
         def runs(state: State, skip: SkipPolicy) -> Iterator[Run]:
-            client = CircleCIClient(TOKEN, self.world.api_url, backoff_base=0.01,
-                                    retry_budget=source.pop("budget", 5.0),
-                                    sleep=self.waits.append)
+            client = CircleCIClient(
+                TOKEN,
+                self.world.api_url,
+                backoff_base=0.01,
+                retry_budget=source.pop("budget", 5.0),
+                sleep=self.waits.append,
+            )
             with client:
                 yield from CircleCISource(client, PROJECT, now=NOW, **source)(state, skip)
             self.skipped = list(skip.skipped)
@@ -128,8 +139,10 @@ def test_second_poll_with_nothing_new_sends_nothing_then_the_approved_workflow(
 def test_cursor_moves_only_over_pipelines_settled_before_the_poll(
     poll: Poller, world: CircleCIWorld
 ) -> None:
-    created = [int(datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")).timestamp()
-                   * 1000) for p in reversed(world.pipelines)]
+    created = [
+        int(datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")).timestamp() * 1000)
+        for p in reversed(world.pipelines)
+    ]
     poll()
     assert poll.cursor() == created[0]  # 1 and 2 were sent during this poll; 3 is on hold
     poll()
@@ -170,8 +183,9 @@ def test_pipelines_behind_the_lookback_are_not_listed_again(
     assert world.requests_to(oldest) == before
 
 
-def test_rate_limit_is_waited_out_as_asked(poll: Poller, world: CircleCIWorld,
-                                           trunk: TrunkStandIn) -> None:
+def test_rate_limit_is_waited_out_as_asked(
+    poll: Poller, world: CircleCIWorld, trunk: TrunkStandIn
+) -> None:
     world.faults += [Reply(429, b"{}", {"Retry-After": "0.5"}), Reply(502, b"")]
     assert poll() == 0
     assert poll.waits[0] >= 0.5 and len(poll.waits) == 2
@@ -197,8 +211,7 @@ def test_malformed_items_skip_their_workflow_with_a_warning(
     poll: Poller, world: CircleCIWorld, trunk: TrunkStandIn
 ) -> None:
     world.broken[f"/workflow/{ids('wf-2')}/job"] = b"<html>oops</html>"
-    nameless = world.add_workflow(world.pipelines[2], "wf-1b", "lint", "success", ago(30),
-                                  ago(29))
+    nameless = world.add_workflow(world.pipelines[2], "wf-1b", "lint", "success", ago(30), ago(29))
     del nameless["name"]
     assert poll() == 0
     assert set(roots(trunk)) == {ids("wf-1")}
@@ -218,15 +231,20 @@ def test_job_details_only_for_a_job_that_ran_without_times(
     build = world.jobs[ids("wf-1")][0]
     build["stopped_at"] = None
     world.job_details[build["job_number"]] = {
-        "number": build["job_number"], "status": "success", "queued_at": build["created_at"],
-        "started_at": build["started_at"], "stopped_at": world.workflows[
-            world.pipelines[2]["id"]][0]["stopped_at"],
+        "number": build["job_number"],
+        "status": "success",
+        "queued_at": build["created_at"],
+        "started_at": build["started_at"],
+        "stopped_at": world.workflows[world.pipelines[2]["id"]][0]["stopped_at"],
     }
     poll()
     assert world.requests_to("/project/gh/acme/widgets/job/") == 1
-    job = next(e for e in trunk.all_events()
-               if e["id"] != roots(trunk)[ids("wf-1")]["id"]
-               and e["chainId"] == roots(trunk)[ids("wf-1")]["id"])
+    job = next(
+        e
+        for e in trunk.all_events()
+        if e["id"] != roots(trunk)[ids("wf-1")]["id"]
+        and e["chainId"] == roots(trunk)[ids("wf-1")]["id"]
+    )
     tags = {t["k"] for t in job["payload"]["tags"]}  # type: ignore[index]
     assert "timestamps_repaired" not in tags
 
@@ -239,8 +257,11 @@ def test_branch_filter_is_passed_to_the_pipeline_list(
     world.add_job(done, "build", "success", ago(1.99), ago(1.9))
     poll(branch="feature/x")
     assert set(roots(trunk)) == {ids("wf-4")}
-    assert all("branch=feature%2Fx" in r.path for r in world.server.requests
-               if r.path.split("?")[0].endswith("/pipeline"))
+    assert all(
+        "branch=feature%2Fx" in r.path
+        for r in world.server.requests
+        if r.path.split("?")[0].endswith("/pipeline")
+    )
 
 
 def test_after_a_delivered_backfill_the_next_poll_starts_near_the_newest(

@@ -27,8 +27,15 @@ from tests.sources.github.scenarios import NAME, OWNER, RERUN_RUN, catalogue
 CASSETTE_DIR = CASSETTES / "github"
 POLL_NOW = datetime(2025, 1, 2, tzinfo=timezone.utc)
 TOKEN = "ghp_cassette-recording-token-000000"
-KEEP_RESPONSE_HEADERS = {"content-type", "etag", "x-ratelimit-limit", "x-ratelimit-remaining",
-                         "x-ratelimit-reset", "x-ratelimit-used", "x-ratelimit-resource"}
+KEEP_RESPONSE_HEADERS = {
+    "content-type",
+    "etag",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-ratelimit-used",
+    "x-ratelimit-resource",
+}
 
 
 def recorder(server_url: str) -> vcr.VCR:

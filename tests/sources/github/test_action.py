@@ -39,7 +39,12 @@ def test_every_input_reaches_the_shell_through_env() -> None:
     for name in ACTION["inputs"]:
         assert f"inputs.{name}" in env_values, name
     assert set(ACTION["inputs"]) == {
-        "trunk-token", "github-token", "run-id", "repo", "trunk-url", "output"
+        "trunk-token",
+        "github-token",
+        "run-id",
+        "repo",
+        "trunk-url",
+        "output",
     }
     assert ACTION["inputs"]["github-token"]["default"] == "${{ github.token }}"
     assert ACTION["outputs"]["events"]["value"] == "${{ steps.collect.outputs.events }}"
@@ -56,16 +61,31 @@ def test_collect_script_sends_the_triggering_attempt(tmp_path: Path) -> None:
     out, outputs = tmp_path / "out.jsonl", tmp_path / "github_output"
     with running_github(sc.catalogue()) as server:
         env = {
-            "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT / "src"),
-            "HOME": str(tmp_path), "GITHUB_API_URL": server.url,
-            "GITHUB_OUTPUT": str(outputs), "GITHUB_RUN_ID": "1", "GITHUB_REPOSITORY": "acme/ci",
-            "GITHUB_TOKEN": "ghp_action-test-token-0000", "TRUNK_API_TOKEN": "",
-            "TRUNK_API_URL": "https://api.trunk.io", "INPUT_RUN_ID": "", "INPUT_REPO": "",
-            "INPUT_OUTPUT": str(out), "TRIGGER_RUN_ID": str(sc.RERUN_RUN),
-            "TRIGGER_RUN_ATTEMPT": "2", "TRIGGER_REPO": f"{sc.OWNER}/{sc.NAME}",
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "PYTHONPATH": str(ROOT / "src"),
+            "HOME": str(tmp_path),
+            "GITHUB_API_URL": server.url,
+            "GITHUB_OUTPUT": str(outputs),
+            "GITHUB_RUN_ID": "1",
+            "GITHUB_REPOSITORY": "acme/ci",
+            "GITHUB_TOKEN": "ghp_action-test-token-0000",
+            "TRUNK_API_TOKEN": "",
+            "TRUNK_API_URL": "https://api.trunk.io",
+            "INPUT_RUN_ID": "",
+            "INPUT_REPO": "",
+            "INPUT_OUTPUT": str(out),
+            "TRIGGER_RUN_ID": str(sc.RERUN_RUN),
+            "TRIGGER_RUN_ATTEMPT": "2",
+            "TRIGGER_REPO": f"{sc.OWNER}/{sc.NAME}",
         }
-        result = subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True,
-                                text=True, timeout=60, check=False)
+        result = subprocess.run(
+            ["bash", "-c", step["run"]],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     assert result.returncode == 0, result.stderr
     events = [e for line in out.read_text().splitlines() for e in json.loads(line)["events"]]
     assert list(chains(events)) == [(sc.RERUN_RUN, 2)]

@@ -28,8 +28,7 @@ REPO = f"{sc.OWNER}/{sc.NAME}"
 
 
 def play(name: str, query: GitHubQuery, trunk: TrunkStandIn) -> tuple[Summary, int, Any]:
-    player = vcr.VCR(record_mode="none", ignore_localhost=True,
-                     filter_headers=["authorization"])
+    player = vcr.VCR(record_mode="none", ignore_localhost=True, filter_headers=["authorization"])
     with player.use_cassette(str(CASSETTES / "github" / f"{name}.yaml")) as cassette:
         client = GitHubClient(API, "ghp_playback-token-0000000000")
         collector = GitHubCollector(client, query, now=NOW)
@@ -49,8 +48,13 @@ def test_poll_covers_every_edge_case(trunk: TrunkStandIn) -> None:
 
     # the in-progress run is left out; every finished attempt is its own chain
     assert sorted(got) == [
-        (sc.MATRIX_RUN, 1), (sc.RERUN_RUN, 1), (sc.RERUN_RUN, 2), (sc.MANY_JOBS_RUN, 1),
-        (sc.SKIPPED_RUN, 1), (sc.OUTCOMES_RUN, 1), (sc.STARTUP_FAILURE_RUN, 1),
+        (sc.MATRIX_RUN, 1),
+        (sc.RERUN_RUN, 1),
+        (sc.RERUN_RUN, 2),
+        (sc.MANY_JOBS_RUN, 1),
+        (sc.SKIPPED_RUN, 1),
+        (sc.OUTCOMES_RUN, 1),
+        (sc.STARTUP_FAILURE_RUN, 1),
     ]
     # list page + 8 job pages + attempt 1 of the re-run = 10 requests for 7 attempts
     assert requests == 10
@@ -58,8 +62,10 @@ def test_poll_covers_every_edge_case(trunk: TrunkStandIn) -> None:
     matrix = got[(sc.MATRIX_RUN, 1)]
     assert matrix.kinds() == {"workflow": 1, "job": 4, "step": 16}
     assert sorted(j["sequence"]["name"] for j in matrix.jobs()) == [
-        "test (3.11, macos-latest)", "test (3.11, ubuntu-latest)",
-        "test (3.12, macos-latest)", "test (3.12, ubuntu-latest)",
+        "test (3.11, macos-latest)",
+        "test (3.11, ubuntu-latest)",
+        "test (3.12, macos-latest)",
+        "test (3.12, ubuntu-latest)",
     ]
     root = tags(matrix.root)
     assert root["pr_number"] == "42" and root["trigger"] == "pull_request"
@@ -94,7 +100,10 @@ def test_poll_covers_every_edge_case(trunk: TrunkStandIn) -> None:
 
     outcomes = got[(sc.OUTCOMES_RUN, 1)]
     assert {j["sequence"]["name"]: j["conclusion"] for j in outcomes.jobs()} == {
-        "unit": "FAILURE", "lint": "CANCELLED", "e2e": "TIMED_OUT", "flaky clock": "SUCCESS",
+        "unit": "FAILURE",
+        "lint": "CANCELLED",
+        "e2e": "TIMED_OUT",
+        "flaky clock": "SUCCESS",
     }
     assert tags(outcomes.job("e2e"))["result"] == "timed_out"
     assert tags(outcomes.job("flaky clock"))["timestamps_repaired"] == "true"

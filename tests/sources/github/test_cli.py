@@ -43,8 +43,7 @@ def test_end_to_end_into_trunk_then_nothing_new(
 ) -> None:
     state = str(tmp_path / "state.sqlite")
     outputs = tmp_path / "github_output"
-    result = collect(github, "--state", state, "--github-output", str(outputs), "-v",
-                     trunk=trunk)
+    result = collect(github, "--state", state, "--github-output", str(outputs), "-v", trunk=trunk)
     assert result.returncode == 0, result.stderr
     got = chains(trunk.all_events())
     assert len(got) == 7 and (sc.IN_PROGRESS_RUN, 1) not in got

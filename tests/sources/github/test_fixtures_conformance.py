@@ -54,8 +54,9 @@ def _check(run: dict[str, Any], jobs: list[dict[str, Any]]) -> int:
     """Map one attempt; the request body must satisfy the contract. Returns event count."""
     built = build_run(REPO, run, jobs, source="github:test")
     events = map_run(built)
-    body = encode({"repo": {"host": REPO.host, "owner": REPO.owner, "name": REPO.name},
-                   "events": events})
+    body = encode(
+        {"repo": {"host": REPO.host, "owner": REPO.owner, "name": REPO.name}, "events": events}
+    )
     assert body_problems(body) == []
     own_jobs = [j for j in jobs if j.get("run_attempt", attempt_of(run)) == attempt_of(run)]
     steps = sum(len(j.get("steps") or []) for j in own_jobs)
@@ -70,12 +71,19 @@ def _stand_in_run(jobs: list[dict[str, Any]]) -> dict[str, Any]:
     first = jobs[0]
     created = min(j.get("created_at") or j["started_at"] for j in jobs)
     return {
-        "id": first["run_id"], "run_attempt": first.get("run_attempt") or 1,
+        "id": first["run_id"],
+        "run_attempt": first.get("run_attempt") or 1,
         "name": first.get("workflow_name") or "recorded workflow",
-        "path": ".github/workflows/recorded.yml", "head_branch": first.get("head_branch"),
-        "head_sha": first.get("head_sha"), "status": "completed", "conclusion": "success",
-        "created_at": created, "run_started_at": created, "run_number": 1,
-        "updated_at": created, "html_url": first.get("html_url"),
+        "path": ".github/workflows/recorded.yml",
+        "head_branch": first.get("head_branch"),
+        "head_sha": first.get("head_sha"),
+        "status": "completed",
+        "conclusion": "success",
+        "created_at": created,
+        "run_started_at": created,
+        "run_number": 1,
+        "updated_at": created,
+        "html_url": first.get("html_url"),
     }
 
 

@@ -34,10 +34,17 @@ def config(
     tmp_path: Path, trunk: TrunkStandIn | None, output: Path | None = None
 ) -> DeliveryConfig:
     return DeliveryConfig(
-        trunk_token=TOKEN if trunk else None, trunk_url=trunk.url if trunk else "",
-        output=str(output) if output else None, state_path=str(tmp_path / "state.sqlite"),
-        batch_size=100, dead_letter=str(tmp_path / "dead.jsonl"), retry_seconds=5,
-        timeout=10, insecure=False, fail_fast=False, wait=False,
+        trunk_token=TOKEN if trunk else None,
+        trunk_url=trunk.url if trunk else "",
+        output=str(output) if output else None,
+        state_path=str(tmp_path / "state.sqlite"),
+        batch_size=100,
+        dead_letter=str(tmp_path / "dead.jsonl"),
+        retry_seconds=5,
+        timeout=10,
+        insecure=False,
+        fail_fast=False,
+        wait=False,
     )
 
 
@@ -49,14 +56,29 @@ class Poller:
         self.sleeps: list[float] = []
 
     def client(self, max_wait: float = 60) -> GitHubClient:
-        return GitHubClient(self.server.url, "ghp_test-token-123456", max_wait=max_wait,
-                            sleep=self.sleeps.append, clock=lambda: NOW.timestamp())
+        return GitHubClient(
+            self.server.url,
+            "ghp_test-token-123456",
+            max_wait=max_wait,
+            sleep=self.sleeps.append,
+            clock=lambda: NOW.timestamp(),
+        )
 
-    def run(self, now: datetime = NOW, output: Path | None = None, max_wait: float = 60,
-            env: dict[str, str] | None = None, **query: object) -> GitHubCollector:
+    def run(
+        self,
+        now: datetime = NOW,
+        output: Path | None = None,
+        max_wait: float = 60,
+        env: dict[str, str] | None = None,
+        **query: object,
+    ) -> GitHubCollector:
         query.setdefault("repos", (REPO,))
-        collector = GitHubCollector(self.client(max_wait), GitHubQuery(**query),  # type: ignore[arg-type]
-                                    now=now, env=env or {})
+        collector = GitHubCollector(
+            self.client(max_wait),
+            GitHubQuery(**query),  # type: ignore[arg-type]
+            now=now,
+            env=env or {},
+        )
         assert collect(config(self.tmp_path, self.trunk, output), collector) == 0
         return collector
 
@@ -88,17 +110,30 @@ def test_rerun_of_an_older_run_is_sent_as_a_new_chain(
     poller.run()
     before = set(trunk.events)
     oldest = catalogue_server.model.repo(sc.OWNER, sc.NAME).attempts[sc.MATRIX_RUN][0]
-    rerun = dict(oldest, run_attempt=2, run_started_at="2025-01-01T12:00:00Z",
-                 updated_at="2025-01-01T12:10:00Z")
-    job = job_body(sc.OWNER, sc.NAME, rerun, 79_001, "test (3.11, ubuntu-latest)",
-                   created=T0 + 12 * sc.HOUR, started=T0 + 12 * sc.HOUR + 5000,
-                   completed=T0 + 12 * sc.HOUR + 65_000, steps=standard_steps(T0 + 12 * sc.HOUR))
+    rerun = dict(
+        oldest,
+        run_attempt=2,
+        run_started_at="2025-01-01T12:00:00Z",
+        updated_at="2025-01-01T12:10:00Z",
+    )
+    job = job_body(
+        sc.OWNER,
+        sc.NAME,
+        rerun,
+        79_001,
+        "test (3.11, ubuntu-latest)",
+        created=T0 + 12 * sc.HOUR,
+        started=T0 + 12 * sc.HOUR + 5000,
+        completed=T0 + 12 * sc.HOUR + 65_000,
+        steps=standard_steps(T0 + 12 * sc.HOUR),
+    )
     catalogue_server.model.add_attempt(sc.OWNER, sc.NAME, rerun, [job])
     catalogue_server.reset_counts()
 
     poller.run(now=NOW + timedelta(minutes=5))
-    new = chains([e for i, e in ((i, json.loads(trunk.events[i])) for i in trunk.events)
-                  if i not in before])
+    new = chains(
+        [e for i, e in ((i, json.loads(trunk.events[i])) for i in trunk.events) if i not in before]
+    )
     assert list(new) == [(sc.MATRIX_RUN, 2)]
     assert new[(sc.MATRIX_RUN, 2)].kinds() == {"workflow": 1, "job": 1, "step": 4}
     assert max(trunk.deliveries.values()) == 1  # nothing sent twice
@@ -117,8 +152,10 @@ def test_backfill_splits_windows_over_the_cap_and_loses_nothing(
         collector = poller.run(output=out, since=datetime.fromtimestamp(start / 1000, timezone.utc))
         counts = dict(server.counts)
     roots = [
-        tags(e)["run_id"] for line in out.read_text().splitlines()
-        for e in json.loads(line)["events"] if "parent" not in e
+        tags(e)["run_id"]
+        for line in out.read_text().splitlines()
+        for e in json.loads(line)["events"]
+        if "parent" not in e
     ]
     assert sorted(int(r) for r in roots) == ids  # every run, exactly once
     assert counts["jobs"] == len(ids)
@@ -156,13 +193,22 @@ def test_rate_limit_near_reset_is_waited_out(
     catalogue_server: GitHubServer, tmp_path: Path, trunk: TrunkStandIn
 ) -> None:
     reset = int(NOW.timestamp()) + 20
-    limited = Reply(403, b'{"message":"API rate limit exceeded for installation"}',
-                    {"x-ratelimit-remaining": "0", "x-ratelimit-limit": "5000",
-                     "x-ratelimit-reset": str(reset)})
-    secondary = Reply(429, b'{"message":"You have exceeded a secondary rate limit"}',
-                      {"Retry-After": "7"})
-    catalogue_server.faults += [(lambda r: "/jobs" in r.path, limited),
-                                (lambda r: "/jobs" in r.path, secondary)]
+    limited = Reply(
+        403,
+        b'{"message":"API rate limit exceeded for installation"}',
+        {
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-reset": str(reset),
+        },
+    )
+    secondary = Reply(
+        429, b'{"message":"You have exceeded a secondary rate limit"}', {"Retry-After": "7"}
+    )
+    catalogue_server.faults += [
+        (lambda r: "/jobs" in r.path, limited),
+        (lambda r: "/jobs" in r.path, secondary),
+    ]
     poller = Poller(catalogue_server, tmp_path, trunk)
     poller.run()
     assert poller.sleeps == [21.0, 7.0]
@@ -192,8 +238,12 @@ def test_own_run_sends_finished_jobs_as_a_partial_chain(
     catalogue_server: GitHubServer, tmp_path: Path, trunk: TrunkStandIn
 ) -> None:
     poller = Poller(catalogue_server, tmp_path, trunk)
-    inside = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": str(sc.IN_PROGRESS_RUN),
-              "GITHUB_REPOSITORY": REPO, "GITHUB_RUN_ATTEMPT": "1"}
+    inside = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_RUN_ID": str(sc.IN_PROGRESS_RUN),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_RUN_ATTEMPT": "1",
+    }
     poller.run(run_id=sc.IN_PROGRESS_RUN, env=inside)
     got = chains(trunk.all_events())
     partial = got[(sc.IN_PROGRESS_RUN, 1)]
@@ -211,7 +261,9 @@ def test_someone_elses_run_in_progress_is_not_sent(
 
 
 def test_malformed_run_is_skipped_with_a_warning_naming_it(
-    catalogue_server: GitHubServer, tmp_path: Path, trunk: TrunkStandIn,
+    catalogue_server: GitHubServer,
+    tmp_path: Path,
+    trunk: TrunkStandIn,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     jobs = catalogue_server.model.repo(sc.OWNER, sc.NAME).jobs
@@ -231,11 +283,19 @@ def test_org_lists_only_live_repositories_and_workflow_filter(
     sc.bulk(model, 2, T0, sc.HOUR, first_id=1, name="live")
     sc.bulk(model, 2, T0, sc.HOUR, first_id=11, name="old")
     model.repo(sc.OWNER, "old").archived = True
-    other = run_body(sc.OWNER, "live", 3, created=T0 + 3 * sc.HOUR, workflow="Nightly",
-                     path=".github/workflows/nightly.yml", workflow_id=77002)
+    other = run_body(
+        sc.OWNER,
+        "live",
+        3,
+        created=T0 + 3 * sc.HOUR,
+        workflow="Nightly",
+        path=".github/workflows/nightly.yml",
+        workflow_id=77002,
+    )
     model.add_attempt(sc.OWNER, "live", other, [])
-    model.repo(sc.OWNER, "live").workflows = [{"id": 77002, "name": "Nightly",
-                                               "path": ".github/workflows/nightly.yml"}]
+    model.repo(sc.OWNER, "live").workflows = [
+        {"id": 77002, "name": "Nightly", "path": ".github/workflows/nightly.yml"}
+    ]
     with running_github(model) as server:
         poller = Poller(server, tmp_path, trunk)
         poller.run(repos=(), orgs=(sc.OWNER,), workflow="Nightly")

@@ -38,8 +38,9 @@ def record(name: str, jobs: tuple[str, ...], folder: Path = CASSETTES / "jenkins
         recorder = vcr.VCR(record_mode="all", filter_headers=["authorization"])
         with recorder.use_cassette(str(path)):
             client = JenkinsClient(server.url, USER, TOKEN, timeout=5)
-            list(JenkinsCollector(client, JenkinsOptions(jobs=jobs))(State(":memory:"),
-                                                                       SkipPolicy()))
+            list(
+                JenkinsCollector(client, JenkinsOptions(jobs=jobs))(State(":memory:"), SkipPolicy())
+            )
         text = path.read_text(encoding="utf-8")
         port = server.url.rsplit(":", 1)[1]
     path.write_text(text.replace(f"127.0.0.1:{port}", HOST), encoding="utf-8")

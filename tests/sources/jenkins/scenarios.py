@@ -23,48 +23,79 @@ T0 = 1_717_000_000_000
 
 
 def user_cause(user: str = "alice") -> dict[str, Any]:
-    return {"_class": "hudson.model.CauseAction", "causes": [{
-        "_class": "hudson.model.Cause$UserIdCause",
-        "shortDescription": f"Started by user {user}", "userId": user, "userName": user}]}
+    return {
+        "_class": "hudson.model.CauseAction",
+        "causes": [
+            {
+                "_class": "hudson.model.Cause$UserIdCause",
+                "shortDescription": f"Started by user {user}",
+                "userId": user,
+                "userName": user,
+            }
+        ],
+    }
 
 
 def timer_cause() -> dict[str, Any]:
-    return {"_class": "hudson.model.CauseAction", "causes": [{
-        "_class": "hudson.triggers.TimerTrigger$TimerTriggerCause",
-        "shortDescription": "Started by timer"}]}
+    return {
+        "_class": "hudson.model.CauseAction",
+        "causes": [
+            {
+                "_class": "hudson.triggers.TimerTrigger$TimerTriggerCause",
+                "shortDescription": "Started by timer",
+            }
+        ],
+    }
 
 
 def branch_cause() -> dict[str, Any]:
-    return {"_class": "hudson.model.CauseAction", "causes": [{
-        "_class": "jenkins.branch.BranchEventCause",
-        "shortDescription": "Push event to branch main"}]}
+    return {
+        "_class": "hudson.model.CauseAction",
+        "causes": [
+            {
+                "_class": "jenkins.branch.BranchEventCause",
+                "shortDescription": "Push event to branch main",
+            }
+        ],
+    }
 
 
 def upstream_cause(project: str, build: int, *nested: dict[str, Any]) -> dict[str, Any]:
     return {
         "_class": "hudson.model.Cause$UpstreamCause",
         "shortDescription": f'Started by upstream project "{project}" build number {build}',
-        "upstreamBuild": build, "upstreamProject": project,
+        "upstreamBuild": build,
+        "upstreamProject": project,
         "upstreamUrl": "".join(f"job/{n}/" for n in project.split("/")),
         "upstreamCauses": list(nested),
     }
 
 
 def build_data(remote: str, sha: str, branch: str = "refs/remotes/origin/main") -> dict[str, Any]:
-    return {"_class": "hudson.plugins.git.util.BuildData",
-            "lastBuiltRevision": {"SHA1": sha, "branch": [{"SHA1": sha, "name": branch}]},
-            "remoteUrls": [remote], "scmName": ""}
+    return {
+        "_class": "hudson.plugins.git.util.BuildData",
+        "lastBuiltRevision": {"SHA1": sha, "branch": [{"SHA1": sha, "name": branch}]},
+        "remoteUrls": [remote],
+        "scmName": "",
+    }
 
 
 def queue_action(ms: int) -> dict[str, Any]:
-    return {"_class": "jenkins.metrics.impl.TimeInQueueAction", "blockedDurationMillis": 0,
-            "buildableDurationMillis": ms, "queuingDurationMillis": ms,
-            "waitingDurationMillis": 0, "executingTimeMillis": 1000}
+    return {
+        "_class": "jenkins.metrics.impl.TimeInQueueAction",
+        "blockedDurationMillis": 0,
+        "buildableDurationMillis": ms,
+        "queuingDurationMillis": ms,
+        "waitingDurationMillis": 0,
+        "executingTimeMillis": 1000,
+    }
 
 
 def libraries(*names: str) -> dict[str, Any]:
-    return {"_class": "org.jenkinsci.plugins.workflow.libs.LibrariesAction",
-            "libraries": [{"name": n, "version": "main", "trusted": True} for n in names]}
+    return {
+        "_class": "org.jenkinsci.plugins.workflow.libs.LibrariesAction",
+        "libraries": [{"name": n, "version": "main", "trusted": True} for n in names],
+    }
 
 
 def scm_revision() -> dict[str, Any]:
@@ -72,19 +103,32 @@ def scm_revision() -> dict[str, Any]:
 
 
 def params(**values: str) -> dict[str, Any]:
-    return {"_class": "hudson.model.ParametersAction", "parameters": [
-        {"_class": "hudson.model.StringParameterValue", "name": k, "value": v}
-        for k, v in values.items()]}
+    return {
+        "_class": "hudson.model.ParametersAction",
+        "parameters": [
+            {"_class": "hudson.model.StringParameterValue", "name": k, "value": v}
+            for k, v in values.items()
+        ],
+    }
 
 
 def build_body(
-    server: JenkinsStandIn, job: str, number: int, result: str | None, *actions: dict[str, Any],
-    pipeline: bool = True, duration: int = 60_000, built_on: str | None = None,
+    server: JenkinsStandIn,
+    job: str,
+    number: int,
+    result: str | None,
+    *actions: dict[str, Any],
+    pipeline: bool = True,
+    duration: int = 60_000,
+    built_on: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "_class": PIPELINE_BUILD if pipeline else FREESTYLE_BUILD,
-        "actions": [*actions, {}, {"_class": "org.jenkinsci.plugins.displayurlapi.actions."
-                                             "RunDisplayAction"}],
+        "actions": [
+            *actions,
+            {},
+            {"_class": "org.jenkinsci.plugins.displayurlapi.actions.RunDisplayAction"},
+        ],
         "building": result is None,
         "displayName": f"#{number}",
         "duration": 0 if result is None else duration,
@@ -100,32 +144,66 @@ def build_body(
 
 
 def stage(
-    node_id: int, name: str, status: str, start: int, duration: int, pause: int = 0,
+    node_id: int,
+    name: str,
+    status: str,
+    start: int,
+    duration: int,
+    pause: int = 0,
     agent: str = "",
 ) -> dict[str, Any]:
-    return {"id": str(node_id), "name": name, "execNode": agent, "status": status,
-            "startTimeMillis": start, "durationMillis": duration,
-            "pauseDurationMillis": pause}
+    return {
+        "id": str(node_id),
+        "name": name,
+        "execNode": agent,
+        "status": status,
+        "startTimeMillis": start,
+        "durationMillis": duration,
+        "pauseDurationMillis": pause,
+    }
 
 
 def blue_node(
-    node_id: int, name: str, result: str, start: int, duration: int, edges: list[int],
-    kind: str = "STAGE", parent: int | None = None,
+    node_id: int,
+    name: str,
+    result: str,
+    start: int,
+    duration: int,
+    edges: list[int],
+    kind: str = "STAGE",
+    parent: int | None = None,
 ) -> dict[str, Any]:
     from ci_collector.times import ms_to_iso
 
     stamp = ms_to_iso(start).replace("Z", "") + f".{start % 1000:03d}+0000"
     return {
         "_class": "io.jenkins.blueocean.rest.impl.pipeline.PipelineNodeImpl",
-        "_links": {"self": {"_class": "io.jenkins.blueocean.rest.hal.Link",
-                            "href": f"/blue/rest/.../nodes/{node_id}/"}},
-        "actions": [], "displayDescription": None, "displayName": name,
+        "_links": {
+            "self": {
+                "_class": "io.jenkins.blueocean.rest.hal.Link",
+                "href": f"/blue/rest/.../nodes/{node_id}/",
+            }
+        },
+        "actions": [],
+        "displayDescription": None,
+        "displayName": name,
         "durationInMillis": duration,
-        "edges": [{"_class": "io.jenkins.blueocean.rest.impl.pipeline.PipelineNodeImpl$EdgeImpl",
-                   "id": str(e), "type": kind} for e in edges],
-        "firstParent": None if parent is None else str(parent), "id": str(node_id),
-        "input": None, "result": result, "startTime": stamp, "state": "FINISHED",
-        "type": kind, "causeOfBlockage": None,
+        "edges": [
+            {
+                "_class": "io.jenkins.blueocean.rest.impl.pipeline.PipelineNodeImpl$EdgeImpl",
+                "id": str(e),
+                "type": kind,
+            }
+            for e in edges
+        ],
+        "firstParent": None if parent is None else str(parent),
+        "id": str(node_id),
+        "input": None,
+        "result": result,
+        "startTime": stamp,
+        "state": "FINISHED",
+        "type": kind,
+        "causeOfBlockage": None,
     }
 
 
@@ -150,9 +228,17 @@ def populate(server: JenkinsStandIn) -> None:
 
 def _freestyle(server: JenkinsStandIn) -> None:
     server.job(DEPLOY, pipeline=False)
-    body = build_body(server, DEPLOY, 1, "SUCCESS", user_cause("bob"),
-                      build_data("git@github.com:acme/deploy-tools.git", "d" * 40),
-                      queue_action(4_000), pipeline=False, built_on="agent-7")
+    body = build_body(
+        server,
+        DEPLOY,
+        1,
+        "SUCCESS",
+        user_cause("bob"),
+        build_data("git@github.com:acme/deploy-tools.git", "d" * 40),
+        queue_action(4_000),
+        pipeline=False,
+        built_on="agent-7",
+    )
     server.add_build(DEPLOY, Build(body))
 
 
@@ -160,29 +246,68 @@ def _pipelines(server: JenkinsStandIn) -> None:
     server.job(APP, project_url="https://github.com/acme/app/")
     sha = "a" * 40
 
-    def add(number: int, result: str | None, stages: list[dict[str, Any]], *actions: Any,
-            **kw: Any) -> Build:
-        body = build_body(server, APP, number, result, *actions,
-                          build_data(APP_REMOTE, sha), queue_action(1_500))
+    def add(
+        number: int, result: str | None, stages: list[dict[str, Any]], *actions: Any, **kw: Any
+    ) -> Build:
+        body = build_body(
+            server, APP, number, result, *actions, build_data(APP_REMOTE, sha), queue_action(1_500)
+        )
         return server.add_build(APP, Build(body, stages=stages, **kw))
 
     def t(number: int, offset: int) -> int:
         return T0 + number * 3_600_000 + offset
 
-    add(1, "SUCCESS", [stage(6, "Build", "SUCCESS", t(1, 1_000), 20_000, agent="linux-1"),
-                       stage(12, "Test", "SUCCESS", t(1, 21_000), 30_000),
-                       stage(18, "Deploy", "SUCCESS", t(1, 51_000), 8_000)],
-        {"_class": "hudson.model.CauseAction", "causes": [upstream_cause(WIDGETS_MAIN, 1, {
-            "_class": "jenkins.branch.BranchEventCause",
-            "shortDescription": "Push event to branch main"})]})
-    add(2, "UNSTABLE", [stage(6, "Build", "SUCCESS", t(2, 1_000), 20_000),
-                        stage(12, "Test", "UNSTABLE", t(2, 21_000), 30_000)], user_cause())
-    add(3, "ABORTED", [stage(6, "Build", "ABORTED", t(3, 1_000), 5_000),
-                       stage(12, "Test", "NOT_EXECUTED", 0, 0),
-                       stage(18, "Deploy", "NOT_EXECUTED", 0, 0)], user_cause())
-    add(4, "SUCCESS", [stage(6, "Build", "SUCCESS", t(4, 1_000), 10_000),
-                       stage(12, "Approve", "SUCCESS", t(4, 11_000), 40_000, pause=38_000),
-                       stage(18, "Deploy", "SUCCESS", t(4, 51_000), 5_000)], timer_cause())
+    add(
+        1,
+        "SUCCESS",
+        [
+            stage(6, "Build", "SUCCESS", t(1, 1_000), 20_000, agent="linux-1"),
+            stage(12, "Test", "SUCCESS", t(1, 21_000), 30_000),
+            stage(18, "Deploy", "SUCCESS", t(1, 51_000), 8_000),
+        ],
+        {
+            "_class": "hudson.model.CauseAction",
+            "causes": [
+                upstream_cause(
+                    WIDGETS_MAIN,
+                    1,
+                    {
+                        "_class": "jenkins.branch.BranchEventCause",
+                        "shortDescription": "Push event to branch main",
+                    },
+                )
+            ],
+        },
+    )
+    add(
+        2,
+        "UNSTABLE",
+        [
+            stage(6, "Build", "SUCCESS", t(2, 1_000), 20_000),
+            stage(12, "Test", "UNSTABLE", t(2, 21_000), 30_000),
+        ],
+        user_cause(),
+    )
+    add(
+        3,
+        "ABORTED",
+        [
+            stage(6, "Build", "ABORTED", t(3, 1_000), 5_000),
+            stage(12, "Test", "NOT_EXECUTED", 0, 0),
+            stage(18, "Deploy", "NOT_EXECUTED", 0, 0),
+        ],
+        user_cause(),
+    )
+    add(
+        4,
+        "SUCCESS",
+        [
+            stage(6, "Build", "SUCCESS", t(4, 1_000), 10_000),
+            stage(12, "Approve", "SUCCESS", t(4, 11_000), 40_000, pause=38_000),
+            stage(18, "Deploy", "SUCCESS", t(4, 51_000), 5_000),
+        ],
+        timer_cause(),
+    )
     parallel = [
         stage(6, "Checkout", "SUCCESS", t(5, 1_000), 1_000),
         stage(10, "Tests", "SUCCESS", t(5, 2_000), 50),
@@ -206,9 +331,16 @@ def _pipelines(server: JenkinsStandIn) -> None:
         blue_node(40, "Deploy", "NOT_BUILT", t(5, 42_000), 0, []),
     ]
     add(5, "FAILURE", parallel, user_cause(), blue_nodes=nodes)
-    body = build_body(server, APP, 6, "SUCCESS", user_cause(), libraries("pipeline-library"),
-                      build_data("https://github.com/acme/pipeline-library.git", "b" * 40),
-                      build_data("ssh://git@github.example.com:7999/acme/app.git", "c" * 40))
+    body = build_body(
+        server,
+        APP,
+        6,
+        "SUCCESS",
+        user_cause(),
+        libraries("pipeline-library"),
+        build_data("https://github.com/acme/pipeline-library.git", "b" * 40),
+        build_data("ssh://git@github.example.com:7999/acme/app.git", "c" * 40),
+    )
     server.add_build(APP, Build(body, stages=[stage(6, "Build", "SUCCESS", t(6, 1_000), 9_000)]))
     add(7, None, [stage(6, "Build", "IN_PROGRESS", t(7, 1_000), 9_000)], user_cause())
     add(8, "SUCCESS", [], user_cause(), gone=True)
@@ -216,25 +348,62 @@ def _pipelines(server: JenkinsStandIn) -> None:
 
 def _multibranch(server: JenkinsStandIn) -> None:
     remote = "git@github.com:acme/widgets.git"
-    for path, sha, cause in ((WIDGETS_MAIN, "e" * 40, branch_cause()),
-                             (WIDGETS_PR, "f" * 40, branch_cause())):
+    for path, sha, cause in (
+        (WIDGETS_MAIN, "e" * 40, branch_cause()),
+        (WIDGETS_PR, "f" * 40, branch_cause()),
+    ):
         server.job(path)
-        body = build_body(server, path, 1, "SUCCESS", cause, scm_revision(),
-                          build_data(remote, sha, path.rsplit("/", 1)[-1]))
+        body = build_body(
+            server,
+            path,
+            1,
+            "SUCCESS",
+            cause,
+            scm_revision(),
+            build_data(remote, sha, path.rsplit("/", 1)[-1]),
+        )
         start = body["timestamp"]
-        server.add_build(path, Build(body, stages=[
-            stage(6, "Declarative: Checkout SCM", "SUCCESS", start + 500, 2_000),
-            stage(13, "build", "SUCCESS", start + 2_600, 30_000)]))
+        server.add_build(
+            path,
+            Build(
+                body,
+                stages=[
+                    stage(6, "Declarative: Checkout SCM", "SUCCESS", start + 500, 2_000),
+                    stage(13, "build", "SUCCESS", start + 2_600, 30_000),
+                ],
+            ),
+        )
 
 
 def _downstream(server: JenkinsStandIn) -> None:
     server.job(INTEGRATION, pipeline=False)
-    cause = {"_class": "hudson.model.CauseAction", "causes": [
-        upstream_cause(APP, 1, upstream_cause(WIDGETS_MAIN, 1, {
-            "_class": "jenkins.branch.BranchEventCause",
-            "shortDescription": "Push event to branch main"}))]}
-    body = build_body(server, INTEGRATION, 1, "SUCCESS", cause,
-                      build_data(APP_REMOTE, "a" * 40), pipeline=False, built_on="agent-2")
+    cause = {
+        "_class": "hudson.model.CauseAction",
+        "causes": [
+            upstream_cause(
+                APP,
+                1,
+                upstream_cause(
+                    WIDGETS_MAIN,
+                    1,
+                    {
+                        "_class": "jenkins.branch.BranchEventCause",
+                        "shortDescription": "Push event to branch main",
+                    },
+                ),
+            )
+        ],
+    }
+    body = build_body(
+        server,
+        INTEGRATION,
+        1,
+        "SUCCESS",
+        cause,
+        build_data(APP_REMOTE, "a" * 40),
+        pipeline=False,
+        built_on="agent-2",
+    )
     server.add_build(INTEGRATION, Build(body))
 
 

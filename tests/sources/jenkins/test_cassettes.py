@@ -29,9 +29,12 @@ def replay(name: str) -> tuple[dict[str, Run], SkipPolicy, int, Counter[str]]:
     with player.use_cassette(str(FOLDER / f"{name}.yaml")) as cassette:
         client = JenkinsClient(URL, USER, TOKEN, timeout=5)
         skip = SkipPolicy()
-        runs = {r.natural_key.split("/", 1)[1]: r
-                for r in JenkinsCollector(client, JenkinsOptions(jobs=CASES[name]))(
-                    State(":memory:"), skip)}
+        runs = {
+            r.natural_key.split("/", 1)[1]: r
+            for r in JenkinsCollector(client, JenkinsOptions(jobs=CASES[name]))(
+                State(":memory:"), skip
+            )
+        }
         assert cassette.all_played
         paths = Counter(_kind(request.path) for request in cassette.requests)
         return runs, skip, client.requests, paths
@@ -68,11 +71,15 @@ def test_pipeline_replay_covers_every_stage_case() -> None:
     assert kinds == {"crumb": 1, "list": 1, "describe": 7, "blue": 1}
     results = {
         next(t["v"] for t in e["payload"]["tags"] if t["k"] == "result")
-        for n in (2, 3, 4) for e in map_run(runs[f"{APP}/{n}"])[1:]
+        for n in (2, 3, 4)
+        for e in map_run(runs[f"{APP}/{n}"])[1:]
     }
     assert results == {"UNSTABLE", "ABORTED", "NOT_EXECUTED", "SUCCESS"}
-    parallel = [e["sequence"]["key"] for e in map_run(runs[f"{APP}/5"])
-                if e["sequence"]["kind"] == "parallel"]
+    parallel = [
+        e["sequence"]["key"]
+        for e in map_run(runs[f"{APP}/5"])
+        if e["sequence"]["kind"] == "parallel"
+    ]
     assert parallel == [f"{APP}/Tests/linux", f"{APP}/Tests/windows"]
     assert runs[f"{APP}/6"].repo == Repo("github.example.com", "acme", "app")
     assert requests == 10

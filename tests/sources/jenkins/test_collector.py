@@ -78,15 +78,19 @@ def test_discovers_every_job_and_sends_only_finished_builds(jenkins: JenkinsStan
     assert f"{APP}/8" not in runs  # deleted between list and describe
     assert skip.skipped == [f"skipped {APP} #8: deleted since it was listed"]
     assert {key.rsplit("/", 1)[0] for key in runs} == {
-        APP, DEPLOY, INTEGRATION, WIDGETS_MAIN, WIDGETS_PR}
+        APP,
+        DEPLOY,
+        INTEGRATION,
+        WIDGETS_MAIN,
+        WIDGETS_PR,
+    }
 
 
 def test_requests_per_build_are_counted_and_bounded(jenkins: JenkinsStandIn) -> None:
     collect(jenkins)
     # one crumb, one discovery request, one list per job, one describe per Pipeline
     # build (8 sent + 1 deleted), one Blue Ocean graph for the one parallel build
-    assert dict(jenkins.kinds) == {"crumb": 1, "jobs": 1, "builds": 5, "describe": 9,
-                                   "blue": 1}
+    assert dict(jenkins.kinds) == {"crumb": 1, "jobs": 1, "builds": 5, "describe": 9, "blue": 1}
     assert jenkins.requests == 17
 
 
@@ -95,8 +99,10 @@ def test_non_parallel_pipeline_costs_one_request_plus_a_share_of_the_list() -> N
         server.job("big")
         for number in range(1, 201):
             body = build_body(server, "big", number, "SUCCESS", user_cause())
-            server.add_build("big", Build(body, stages=[
-                stage(6, "Build", "SUCCESS", body["timestamp"] + 10, 1_000)]))
+            server.add_build(
+                "big",
+                Build(body, stages=[stage(6, "Build", "SUCCESS", body["timestamp"] + 10, 1_000)]),
+            )
         runs, _, _ = collect(server, jobs=("big",), repo=Repo("github.com", "acme", "big"))
         assert len(runs) == 200
         assert dict(server.kinds) == {"crumb": 1, "builds": 3, "describe": 200}
@@ -109,13 +115,25 @@ def test_freestyle_build_needs_no_request_of_its_own(jenkins: JenkinsStandIn) ->
     assert dict(jenkins.kinds) == {"crumb": 1, "builds": 1}
     run = runs[f"{DEPLOY}/1"]
     root = map_run(run)[0]
-    assert root["sequence"] == {"platform": "jenkins", "kind": "job", "key": DEPLOY,
-                                "name": "team » deploy #1"}
+    assert root["sequence"] == {
+        "platform": "jenkins",
+        "kind": "job",
+        "key": DEPLOY,
+        "name": "team » deploy #1",
+    }
     assert run.repo == Repo("github.com", "acme", "deploy-tools")  # scp-like SSH remote
     assert tags(root) | {"url": ""} == tags(root) | {
-        "url": "", "run_number": "1", "build": "1", "job": DEPLOY, "trigger": "user",
-        "actor": "bob", "runner": "agent-7", "sha": "d" * 40, "branch": "main",
-        "result": "SUCCESS"}
+        "url": "",
+        "run_number": "1",
+        "build": "1",
+        "job": DEPLOY,
+        "trigger": "user",
+        "actor": "bob",
+        "runner": "agent-7",
+        "sha": "d" * 40,
+        "branch": "main",
+        "result": "SUCCESS",
+    }
     assert metrics(root)["queue_ms"] == 4_000
     assert root["finishedAt"] - root["createdAt"] == 60_000
 
@@ -127,7 +145,8 @@ def test_pipeline_stages_conclusions_and_pause(jenkins: JenkinsStandIn) -> None:
     assert first[APP]["sequence"]["kind"] == "pipeline"
     assert tags(first[f"{APP}/Build"])["runner"] == "linux-1"
     assert first[f"{APP}/Build"]["id"] == event_id(
-        f"{JenkinsClient(jenkins.url, None, None, 1).host}/{APP}/1/stages/6")
+        f"{JenkinsClient(jenkins.url, None, None, 1).host}/{APP}/1/stages/6"
+    )
 
     unstable = events_by_key(runs[f"{APP}/2"])
     assert unstable[APP]["conclusion"] == "FAILURE"
@@ -153,10 +172,17 @@ def test_parallel_branches_with_same_named_stages(jenkins: JenkinsStandIn) -> No
     events = events_by_key(runs[f"{APP}/5"])
     tests = f"{APP}/Tests"
     assert list(events) == [
-        APP, f"{APP}/Checkout", tests,
-        f"{tests}/linux", f"{tests}/linux/build", f"{tests}/linux/test",
-        f"{tests}/windows", f"{tests}/windows/build", f"{tests}/windows/test",
-        f"{APP}/Deploy"]
+        APP,
+        f"{APP}/Checkout",
+        tests,
+        f"{tests}/linux",
+        f"{tests}/linux/build",
+        f"{tests}/linux/test",
+        f"{tests}/windows",
+        f"{tests}/windows/build",
+        f"{tests}/windows/test",
+        f"{APP}/Deploy",
+    ]
     assert events[f"{tests}/linux"]["sequence"]["kind"] == "parallel"
     assert events[f"{tests}/linux/build"]["parent"]["eventId"] == events[f"{tests}/linux"]["id"]
     assert events[f"{tests}/windows/test"]["conclusion"] == "FAILURE"
@@ -205,7 +231,8 @@ def test_downstream_build_joins_the_top_most_upstream_chain(jenkins: JenkinsStan
 
 
 def test_second_poll_with_nothing_new_is_one_list_request_per_job(
-    jenkins: JenkinsStandIn, tmp_path: Path,
+    jenkins: JenkinsStandIn,
+    tmp_path: Path,
 ) -> None:
     with State(tmp_path / "state.sqlite") as state:
         runs, _, _ = collect(jenkins, state)
@@ -217,7 +244,8 @@ def test_second_poll_with_nothing_new_is_one_list_request_per_job(
 
 
 def test_build_running_on_first_poll_is_sent_when_finished(
-    jenkins: JenkinsStandIn, tmp_path: Path,
+    jenkins: JenkinsStandIn,
+    tmp_path: Path,
 ) -> None:
     with State(tmp_path / "state.sqlite") as state:
         runs, _, _ = collect(jenkins, state, jobs=(APP,))
@@ -251,8 +279,9 @@ def test_repo_override_and_map(jenkins: JenkinsStandIn, tmp_path: Path) -> None:
 
 def test_build_without_repository_is_skipped_by_name(jenkins: JenkinsStandIn) -> None:
     jenkins.job("loose", pipeline=False)
-    jenkins.add_build("loose", Build(build_body(jenkins, "loose", 3, "SUCCESS", user_cause(),
-                                                pipeline=False)))
+    jenkins.add_build(
+        "loose", Build(build_body(jenkins, "loose", 3, "SUCCESS", user_cause(), pipeline=False))
+    )
     runs, skip, _ = collect(jenkins, jobs=("loose",))
     assert runs == {}
     assert len(skip.skipped) == 1 and skip.skipped[0].startswith("skipped loose #3: its repo")
@@ -280,5 +309,8 @@ def test_html_answer_and_bad_credentials_and_unreachable() -> None:
             list(JenkinsCollector(client, JenkinsOptions())(State(":memory:"), SkipPolicy()))
         url = server.url
     with pytest.raises(RemoteError, match="cannot reach"):
-        list(JenkinsCollector(JenkinsClient(url, None, None, timeout=2), JenkinsOptions())(
-            State(":memory:"), SkipPolicy()))
+        list(
+            JenkinsCollector(JenkinsClient(url, None, None, timeout=2), JenkinsOptions())(
+                State(":memory:"), SkipPolicy()
+            )
+        )

@@ -22,9 +22,15 @@ from tests.conftest import SHARED_FIXTURES
 
 FIXTURES = SHARED_FIXTURES / "jenkins"
 CONTEXT = BuildContext("ci.example", "folder/job", Repo("github.com", "o", "r"), "jenkins:x")
-FALLBACK_BUILD = {"_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun", "number": 16,
-                  "result": "SUCCESS", "timestamp": 1413461275770, "duration": 10229,
-                  "url": "http://ci.example/job/Test%20Workflow/16/", "actions": []}
+FALLBACK_BUILD = {
+    "_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
+    "number": 16,
+    "result": "SUCCESS",
+    "timestamp": 1413461275770,
+    "duration": 10229,
+    "url": "http://ci.example/job/Test%20Workflow/16/",
+    "actions": [],
+}
 
 
 def load(name: str) -> Any:
@@ -38,9 +44,13 @@ def items(name: str) -> list[dict[str, Any]]:
 
 BUILD_FILES = [
     *sorted(p.name for p in FIXTURES.glob("build_api_json_*.json")),
-    "devlake_job_allBuilds_tree_items.json", "devlake_multibranch_allBuilds_tree_items.json"]
-DESCRIBE_FILES = ["wfapi_describe_jenkinsrest_paused_pending_input.json",
-                  "wfapi_run_describe_doc_paused_pending_input.json"]
+    "devlake_job_allBuilds_tree_items.json",
+    "devlake_multibranch_allBuilds_tree_items.json",
+]
+DESCRIBE_FILES = [
+    "wfapi_describe_jenkinsrest_paused_pending_input.json",
+    "wfapi_run_describe_doc_paused_pending_input.json",
+]
 RUNS_FILES = sorted(p.name for p in FIXTURES.glob("wfapi_runs_*.json"))
 NODE_FILES = sorted(p.name for p in FIXTURES.glob("wfapi_node_describe_*.json"))
 BLUE_FILES = sorted(p.name for p in FIXTURES.glob("blueocean_run_nodes_*.json"))
@@ -69,8 +79,13 @@ def test_every_recorded_stage_view_body_maps(name: str) -> None:
             assert event["createdAt"] >= FALLBACK_BUILD["timestamp"]  # never 1970
 
 
-@pytest.mark.parametrize("name", ["devlake_wfapi_describe_stage_items.json",
-                                  "devlake_multibranch_wfapi_describe_stage_items.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "devlake_wfapi_describe_stage_items.json",
+        "devlake_multibranch_wfapi_describe_stage_items.json",
+    ],
+)
 def test_devlake_stage_items_map(name: str) -> None:
     stages = items(name)
     nodes, _ = stage_nodes({"stages": stages}, None, "", name)
@@ -93,15 +108,24 @@ def test_blue_ocean_fan_out_becomes_parallel_branches() -> None:
     tree, _ = stage_nodes({"stages": []}, nodes, "", "x")
     stage_2 = next(n for n in tree if n.name == "Stage 2")
     assert [(c.kind, c.name) for c in stage_2.children] == [
-        ("parallel", "firstBranch"), ("parallel", "secondBranch"), ("parallel", "thirdBranch")]
+        ("parallel", "firstBranch"),
+        ("parallel", "secondBranch"),
+        ("parallel", "thirdBranch"),
+    ]
     assert [c.conclusion for c in stage_2.children] == [
-        Conclusion.SUCCESS, Conclusion.FAILURE, Conclusion.FAILURE]
+        Conclusion.SUCCESS,
+        Conclusion.FAILURE,
+        Conclusion.FAILURE,
+    ]
 
 
 def test_not_executed_stages_are_skipped_and_repaired() -> None:
     describe = load("wfapi_runs_stageview_03_checkpoint_rerun.json")[0]
-    build = {**FALLBACK_BUILD, "timestamp": describe["startTimeMillis"],
-             "duration": describe["durationMillis"]}
+    build = {
+        **FALLBACK_BUILD,
+        "timestamp": describe["startTimeMillis"],
+        "duration": describe["durationMillis"],
+    }
     events = map_run(map_build(build, CONTEXT, describe))
     dev = next(e for e in events if e["sequence"]["name"] == "Dev")
     assert dev["conclusion"] == "SKIPPED"
@@ -117,13 +141,16 @@ def test_recorded_multibranch_build_finds_its_ssh_repository() -> None:
 
 
 def test_recorded_causes_give_triggers() -> None:
-    assert trigger_of(causes(items("build_api_json_api4jenkins_workflowrun_replay_cause.json")[0])
-                      ) == "replay"
-    assert trigger_of(causes(items("build_api_json_freestyle_upstream_cause_tarungoel.json")[0])
-                      ) == "upstream"
+    assert (
+        trigger_of(causes(items("build_api_json_api4jenkins_workflowrun_replay_cause.json")[0]))
+        == "replay"
+    )
+    assert (
+        trigger_of(causes(items("build_api_json_freestyle_upstream_cause_tarungoel.json")[0]))
+        == "upstream"
+    )
 
 
 def test_stage_view_bodies_without_overlap_need_no_graph() -> None:
     assert not ran_in_parallel(load("wfapi_runs_stageview_06_many_runs.json")[0])
     assert not ran_in_parallel(load("wfapi_describe_jenkinsrest_paused_pending_input.json"))
-

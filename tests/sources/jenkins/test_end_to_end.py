@@ -16,14 +16,16 @@ STAGE_EVENTS = 25
 
 
 def test_cli_sends_linked_chains_and_the_dry_run_validates(
-    trunk: TrunkStandIn, tmp_path: Path,
+    trunk: TrunkStandIn,
+    tmp_path: Path,
 ) -> None:
     env = {"JENKINS_USER": USER, "JENKINS_API_TOKEN": JENKINS_TOKEN, "TRUNK_API_TOKEN": TOKEN}
     with running_jenkins(USER, JENKINS_TOKEN) as jenkins:
         populate(jenkins)
         state = str(tmp_path / "state.sqlite")
-        sent = run_cli("jenkins", "--url", jenkins.url, "--trunk-url", trunk.url,
-                       "--state", state, env=env)
+        sent = run_cli(
+            "jenkins", "--url", jenkins.url, "--trunk-url", trunk.url, "--state", state, env=env
+        )
         assert sent.returncode == 0, sent.stderr
         assert f"skipped {APP} #8: deleted since it was listed" in sent.stderr
         assert JENKINS_TOKEN not in sent.stderr + sent.stdout
@@ -43,8 +45,9 @@ def test_cli_sends_linked_chains_and_the_dry_run_validates(
                 assert by_id[parent["eventId"]]["chainId"] == event["chainId"]  # type: ignore[index]
         assert trunk.conflicts == [] and max(trunk.deliveries.values()) == 1
 
-        again = run_cli("jenkins", "--url", jenkins.url, "--trunk-url", trunk.url,
-                        "--state", state, env=env)
+        again = run_cli(
+            "jenkins", "--url", jenkins.url, "--trunk-url", trunk.url, "--state", state, env=env
+        )
         assert again.returncode == 0, again.stderr
         assert max(trunk.deliveries.values()) == 1  # nothing sent twice
 

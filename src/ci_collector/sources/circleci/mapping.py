@@ -18,9 +18,7 @@ from ...times import iso_to_ms
 
 PLATFORM = "circleci"
 
-FINISHED_WORKFLOW = frozenset(
-    {"success", "failed", "error", "canceled", "unauthorized", "not_run"}
-)
+FINISHED_WORKFLOW = frozenset({"success", "failed", "error", "canceled", "unauthorized", "not_run"})
 """Workflow words that never change again; running, on_hold and failing still can."""
 
 CONCLUSIONS: dict[str, Conclusion] = {
@@ -179,8 +177,10 @@ def build_run(
     )
     started = iso_to_ms(workflow.get("created_at"))
     finished = iso_to_ms(workflow.get("stopped_at"))
-    if started is None and finished is None and not any(
-        c.started_ms or c.finished_ms for c in children
+    if (
+        started is None
+        and finished is None
+        and not any(c.started_ms or c.finished_ms for c in children)
     ):
         started = iso_to_ms(pipeline.get("created_at"))
         if started is None:
@@ -276,8 +276,7 @@ def _workflow_url(project: Project, pipeline_number: str, workflow_id: str) -> s
     vcs, org, name = project.slug.split("/")
     number = pipeline_number or "0"
     return (
-        f"{project.app_url}/pipelines/{_APP_VCS[vcs]}/{org}/{name}/{number}"
-        f"/workflows/{workflow_id}"
+        f"{project.app_url}/pipelines/{_APP_VCS[vcs]}/{org}/{name}/{number}/workflows/{workflow_id}"
     )
 
 

@@ -78,7 +78,11 @@ class CircleCISource:
         stats = self.client.stats
         log.info(
             "CircleCI %s: %d runs from %d pipelines in %d requests (%d retries)",
-            self.project.slug, mark.sent, len(listed), stats.requests, stats.retries,
+            self.project.slug,
+            mark.sent,
+            len(listed),
+            stats.requests,
+            stats.retries,
         )
 
     def _floor(self, previous: int | None) -> int:
@@ -103,8 +107,7 @@ class CircleCISource:
                 yield pipeline
         except NotFound:
             raise RemoteError(
-                f"CircleCI project {self.project.slug} not found (or not visible to "
-                "CIRCLECI_TOKEN)"
+                f"CircleCI project {self.project.slug} not found (or not visible to CIRCLECI_TOKEN)"
             ) from None
         except Malformed as exc:
             raise RemoteError(f"CircleCI pipeline list is malformed: {exc}") from None

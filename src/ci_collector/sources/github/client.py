@@ -103,9 +103,15 @@ class GitHubClient:
         # Only transport failures and 5xx are retried down here; 403/429 rate limits come
         # back to `_send`, which knows --max-wait (urllib3 would sleep any Retry-After).
         transient = Retry(
-            total=3, connect=3, read=2, status=3, backoff_factor=0.5,
-            status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET"}),
-            raise_on_status=False, respect_retry_after_header=False,
+            total=3,
+            connect=3,
+            read=2,
+            status=3,
+            backoff_factor=0.5,
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=frozenset({"GET"}),
+            raise_on_status=False,
+            respect_retry_after_header=False,
         )
         self._github = Github(
             auth=Auth.Token(token) if token else None,

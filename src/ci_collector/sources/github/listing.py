@@ -93,7 +93,10 @@ def walk(
             return
         log.warning(
             "%s: %d runs created in one second (%s); GitHub lists only %d of them",
-            path, total, window.query(), RESULT_CAP,
+            path,
+            total,
+            window.query(),
+            RESULT_CAP,
         )
     runs: dict[int, dict[str, Any]] = {}
     page, body = 1, first

@@ -95,9 +95,24 @@ def is_finished(obj: JsonObject) -> bool:
 
 
 RUN_FIELDS = (
-    "id", "name", "path", "workflow_id", "head_branch", "head_sha", "run_number", "event",
-    "status", "conclusion", "created_at", "updated_at", "run_started_at", "run_attempt",
-    "html_url", "pull_requests", "actor", "triggering_actor",
+    "id",
+    "name",
+    "path",
+    "workflow_id",
+    "head_branch",
+    "head_sha",
+    "run_number",
+    "event",
+    "status",
+    "conclusion",
+    "created_at",
+    "updated_at",
+    "run_started_at",
+    "run_attempt",
+    "html_url",
+    "pull_requests",
+    "actor",
+    "triggering_actor",
 )
 
 
@@ -172,8 +187,7 @@ def build_run(
     attempt = attempt_of(run)
     what = f"run {run_id} attempt {attempt}"
     own_jobs = [
-        job for job in jobs
-        if _belongs_to(job, attempt, what) and (not partial or is_finished(job))
+        job for job in jobs if _belongs_to(job, attempt, what) and (not partial or is_finished(job))
     ]
     children = [_job_node(job, what) for job in own_jobs]
     children.sort(key=_numeric_id)

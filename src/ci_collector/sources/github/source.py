@@ -261,8 +261,14 @@ class GitHubCollector:
         return max(requested, resume), since
 
     def _advance(
-        self, state: State, source: str, skip: SkipPolicy, pending: list[_Span], since: datetime,
-        *, final: bool = False,
+        self,
+        state: State,
+        source: str,
+        skip: SkipPolicy,
+        pending: list[_Span],
+        since: datetime,
+        *,
+        final: bool = False,
     ) -> None:
         """Move the cursor over the oldest spans whose runs have all been delivered.
 

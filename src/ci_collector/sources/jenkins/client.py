@@ -113,7 +113,11 @@ class JenkinsClient:
     """One Jenkins server: counted, time-limited GETs that return parsed JSON."""
 
     def __init__(
-        self, url: str, user: str | None, token: str | None, timeout: float,
+        self,
+        url: str,
+        user: str | None,
+        token: str | None,
+        timeout: float,
         verify: bool = True,
     ) -> None:
         parts = urlsplit(url)
@@ -127,10 +131,15 @@ class JenkinsClient:
             self.server._session.verify = False
         # Retry what a busy controller or a flaky proxy gets wrong, a little, before
         # ending the poll with "come back later" (what was delivered is kept).
-        retries = HTTPAdapter(max_retries=Retry(
-            total=2, backoff_factor=0.25, status_forcelist=TRANSIENT_STATUS,
-            allowed_methods=frozenset({"GET"}), raise_on_status=False,
-        ))
+        retries = HTTPAdapter(
+            max_retries=Retry(
+                total=2,
+                backoff_factor=0.25,
+                status_forcelist=TRANSIENT_STATUS,
+                allowed_methods=frozenset({"GET"}),
+                raise_on_status=False,
+            )
+        )
         self.server._session.mount("http://", retries)
         self.server._session.mount("https://", retries)
         self.requests = 0
@@ -213,7 +222,10 @@ class JenkinsClient:
             yield from self._walk(body.get("jobs"), prefix, parent_multibranch, pending)
 
     def _walk(
-        self, items: Any, prefix: str, parent_multibranch: bool,
+        self,
+        items: Any,
+        prefix: str,
+        parent_multibranch: bool,
         pending: list[tuple[str, bool]],
     ) -> Iterator[JobRef]:
         if not isinstance(items, list):

@@ -34,8 +34,11 @@ CONCLUSIONS: dict[str, Conclusion] = {
 }
 """Build results and Stage View / Blue Ocean statuses; other words (IN_PROGRESS...) map to none."""
 
-_LIBRARY_NAME = re.compile(r"(^|[-_.])(pipeline|shared|jenkins|ci)[-_.]?lib(rary|s)?($|[-_.])|"
-                           r"[-_.]lib(rary)?$", re.IGNORECASE)
+_LIBRARY_NAME = re.compile(
+    r"(^|[-_.])(pipeline|shared|jenkins|ci)[-_.]?lib(rary|s)?($|[-_.])|"
+    r"[-_.]lib(rary)?$",
+    re.IGNORECASE,
+)
 _PR_BRANCH = re.compile(r"^(?:PR|MR)-(\d+)$")
 
 
@@ -78,8 +81,10 @@ def parameters(build: dict[str, Any]) -> dict[str, str]:
     for action in _actions(build, "parameters"):
         for parameter in _dicts(action["parameters"]):
             name, value = parameter.get("name"), parameter.get("value")
-            if isinstance(name, str) and isinstance(value, (str, int)) and not isinstance(
-                value, bool
+            if (
+                isinstance(name, str)
+                and isinstance(value, (str, int))
+                and not isinstance(value, bool)
             ):
                 values.setdefault(name, str(value))
     return values
@@ -101,8 +106,7 @@ def trigger_of(found: list[dict[str, Any]]) -> str:
     if any(kind.endswith("BranchIndexingCause") for kind in kinds):
         return "branch_indexing"
     if any(
-        kind.endswith(("SCMTriggerCause", "BranchEventCause", "GitHubPushCause"))
-        for kind in kinds
+        kind.endswith(("SCMTriggerCause", "BranchEventCause", "GitHubPushCause")) for kind in kinds
     ):
         return "scm"
     if any(kind.endswith("RemoteCause") for kind in kinds):
@@ -122,14 +126,20 @@ class Checkout:
 def checkouts(build: dict[str, Any]) -> list[Checkout]:
     found: list[Checkout] = []
     for action in _actions(build, "remoteUrls"):
-        urls = [url for url in action["remoteUrls"] if isinstance(url, str)] if isinstance(
-            action["remoteUrls"], list) else []
+        urls = (
+            [url for url in action["remoteUrls"] if isinstance(url, str)]
+            if isinstance(action["remoteUrls"], list)
+            else []
+        )
         repo = next((r for r in map(parse_remote, urls) if r is not None), None)
         revision = action.get("lastBuiltRevision")
         revision = revision if isinstance(revision, dict) else {}
         branches = _dicts(revision.get("branch"))
-        found.append(Checkout(repo, _str(revision.get("SHA1")),
-                              _str(branches[0].get("name")) if branches else ""))
+        found.append(
+            Checkout(
+                repo, _str(revision.get("SHA1")), _str(branches[0].get("name")) if branches else ""
+            )
+        )
     return found
 
 
@@ -185,7 +195,7 @@ def is_branch_build(build: dict[str, Any]) -> bool:
 def _short_branch(ref: str) -> str:
     for prefix in ("refs/remotes/origin/", "refs/heads/", "origin/", "remotes/origin/"):
         if ref.startswith(prefix):
-            return ref[len(prefix):]
+            return ref[len(prefix) :]
     return ref
 
 
@@ -260,15 +270,17 @@ def _wfapi_stages(describe: Any, build_name: str) -> list[_Stage]:
         # Stage View always sends the flow-node id; trimmed bodies fall back to position
         node_id = str(item["id"]) if isinstance(item.get("id"), (str, int)) else f"at-{index}"
         start = _int(item.get("startTimeMillis"))
-        stages.append(_Stage(
-            id=node_id,
-            name=_str(item.get("name")) or node_id,
-            status=_str(item.get("status")) or None,
-            start=start if start else None,  # NOT_EXECUTED stages say 0 (1970)
-            duration=_int(item.get("durationMillis")),
-            pause=_int(item.get("pauseDurationMillis")),
-            agent=_str(item.get("execNode")),
-        ))
+        stages.append(
+            _Stage(
+                id=node_id,
+                name=_str(item.get("name")) or node_id,
+                status=_str(item.get("status")) or None,
+                start=start if start else None,  # NOT_EXECUTED stages say 0 (1970)
+                duration=_int(item.get("durationMillis")),
+                pause=_int(item.get("pauseDurationMillis")),
+                agent=_str(item.get("execNode")),
+            )
+        )
     return stages
 
 
@@ -317,8 +329,11 @@ def _blue_tree(nodes: Any, build_name: str) -> list[_Stage]:
         raise MalformedBuild(f"{build_name}: Blue Ocean nodes is not a list of objects")
     by_id = {str(item.get("id")): item for item in items}
     edges = {
-        key: [str(edge.get("id")) for edge in _dicts(item.get("edges"))
-              if str(edge.get("id")) in by_id]
+        key: [
+            str(edge.get("id"))
+            for edge in _dicts(item.get("edges"))
+            if str(edge.get("id")) in by_id
+        ]
         for key, item in by_id.items()
     }
     targets = {target for outs in edges.values() for target in outs}
@@ -345,9 +360,7 @@ def _blue_tree(nodes: Any, build_name: str) -> list[_Stage]:
 
     def is_fan_out(key: str) -> bool:
         outs = edges[key]
-        return len(outs) > 1 or any(
-            _str(by_id[out].get("type")) == "PARALLEL" for out in outs
-        )
+        return len(outs) > 1 or any(_str(by_id[out].get("type")) == "PARALLEL" for out in outs)
 
     def sequence(start: str | None, stop: str | None) -> list[_Stage]:
         out: list[_Stage] = []
@@ -403,8 +416,12 @@ def _merge(tree: list[_Stage], flat: list[_Stage]) -> list[_Stage]:
             match = by_id.get(node.id)
             if match is None or match.id in used:
                 match = next(
-                    (s for s in flat if s.id not in used and s.id not in in_graph
-                     and s.name == node.name), None,
+                    (
+                        s
+                        for s in flat
+                        if s.id not in used and s.id not in in_graph and s.name == node.name
+                    ),
+                    None,
                 )
             if match is not None:
                 used.add(match.id)
@@ -420,8 +437,11 @@ def _merge(tree: list[_Stage], flat: list[_Stage]) -> list[_Stage]:
 
 
 def _stage_node(stage: _Stage, build_url: str) -> Node:
-    finished = stage.start + max(stage.duration, 0) if (
-        stage.start is not None and stage.duration is not None) else None
+    finished = (
+        stage.start + max(stage.duration, 0)
+        if (stage.start is not None and stage.duration is not None)
+        else None
+    )
     tags: dict[str, str | int] = {}
     if build_url and not stage.id.endswith("-synthetic"):
         tags["url"] = f"{build_url}execution/node/{stage.id}/"
@@ -516,8 +536,11 @@ def map_build(
     branch_job = context.branch_job or is_branch_build(build)
     own = app_checkout(build)
     leaf = unquote(context.job_path.rsplit("/", 1)[-1])
-    branch = params.get("BRANCH_NAME") or (leaf if branch_job else "") or (
-        _short_branch(own.branch) if own else "")
+    branch = (
+        params.get("BRANCH_NAME")
+        or (leaf if branch_job else "")
+        or (_short_branch(own.branch) if own else "")
+    )
     tags["branch"] = branch
     tags["sha"] = own.sha if own else ""
     pr_match = _PR_BRANCH.match(leaf) if branch_job else None

@@ -79,7 +79,9 @@ class JenkinsCollector:
             yield from self._poll(job, state, skip)
         log.info(
             "jenkins: %d requests, %d builds listed, %d builds sent",
-            self.client.requests, self.builds_listed, self.builds_sent,
+            self.client.requests,
+            self.builds_listed,
+            self.builds_sent,
         )
 
     def _key(self, job: JobRef, number: int) -> str:
@@ -90,7 +92,8 @@ class JenkinsCollector:
         cursor = state.cursor(source) or {}
         last = cursor.get("last") if isinstance(cursor.get("last"), int) else None
         recheck = {
-            number for number in cursor.get("recheck", [])
+            number
+            for number in cursor.get("recheck", [])
             if isinstance(number, int) and not state.is_delivered(self._key(job, number))
         }
         poll = _JobPoll(last, recheck, highest=last or 0)
@@ -110,16 +113,20 @@ class JenkinsCollector:
                 break
             start += PAGE
         pending = {n for n in poll.sent if not state.is_delivered(self._key(job, n))}
-        state.set_cursor(source, {
-            "last": poll.highest,
-            "recheck": sorted(poll.still_running | pending),
-        })
+        state.set_cursor(
+            source,
+            {
+                "last": poll.highest,
+                "recheck": sorted(poll.still_running | pending),
+            },
+        )
 
     def _needs_next_page(self, page: list[Any], poll: _JobPoll) -> bool:
         if len(page) < PAGE:
             return False
-        numbers: list[int] = [e["number"] for e in page if isinstance(e, dict)
-                   and isinstance(e.get("number"), int)]
+        numbers: list[int] = [
+            e["number"] for e in page if isinstance(e, dict) and isinstance(e.get("number"), int)
+        ]
         if not numbers:
             return False
         oldest = min(numbers)
@@ -133,8 +140,14 @@ class JenkinsCollector:
         return True
 
     def _page(
-        self, job: JobRef, body: dict[str, Any], page: list[Any], poll: _JobPoll,
-        state: State, skip: SkipPolicy, source: str,
+        self,
+        job: JobRef,
+        body: dict[str, Any],
+        page: list[Any],
+        poll: _JobPoll,
+        state: State,
+        skip: SkipPolicy,
+        source: str,
     ) -> Iterator[Run]:
         for entry in page:
             try:
@@ -180,14 +193,22 @@ class JenkinsCollector:
         return own.repo if own is not None and own.repo is not None else declared
 
     def _collect(
-        self, job: JobRef, body: dict[str, Any], build: dict[str, Any], number: int,
-        source: str, skip: SkipPolicy,
+        self,
+        job: JobRef,
+        body: dict[str, Any],
+        build: dict[str, Any],
+        number: int,
+        source: str,
+        skip: SkipPolicy,
     ) -> Run | None:
         name = f"{job.path} #{number}"
         repo = self.repo_for(job, body, build)
         if repo is None:
-            skip(name, "its repository is unknown (no git checkout or GitHub project "
-                       "property); use --repo or --repo-map")
+            skip(
+                name,
+                "its repository is unknown (no git checkout or GitHub project "
+                "property); use --repo or --repo-map",
+            )
             return None
         branch_job = job.branch_job or is_branch_build(build)
         describe: Any = None
