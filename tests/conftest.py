@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -54,6 +55,15 @@ def recorded_names(
     if not folder.is_dir():
         return ["shared-recordings-absent"]
     return sorted(path.name for path in folder.glob(pattern) if keep(path))
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A loopback URL that refuses connections. Its port stays bound (not listening) for the
+    whole test, so no other process can take it and answer: a closed-then-reused port can."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.fixture

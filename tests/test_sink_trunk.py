@@ -232,12 +232,10 @@ def test_a_retry_after_beyond_the_budget_fails_at_once(
     assert trunk.posts == 1
 
 
-def test_an_unreachable_trunk_fails_within_the_budget(dead_letters: Path) -> None:
-    with TrunkStandIn().server as gone:
-        url = gone.url
+def test_an_unreachable_trunk_fails_within_the_budget(dead_letters: Path, refused_url: str) -> None:
     sink = TrunkSink(
         TOKEN,
-        url,
+        refused_url,
         dead_letter_path=dead_letters,
         retry_budget=0.3,
         backoff_base=0.02,
