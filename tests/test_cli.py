@@ -230,6 +230,7 @@ def test_the_installed_module_reports_its_exit_codes_as_a_process() -> None:
     assert_one_line_usage_error(run_cli_subprocess("valdate"))
 
 
+@pytest.mark.slow  # a real process, stopped mid-request
 def test_sigterm_ends_like_ctrl_c_in_one_line(tmp_path: Path) -> None:
     """systemd/Kubernetes stop with SIGTERM: exit 130 and one line, not a traceback."""
     asked = threading.Event()
