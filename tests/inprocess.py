@@ -4,7 +4,7 @@ Starting the CLI as a subprocess costs about 1.7 s (interpreter, imports); in-pr
 milliseconds. What a fresh process would give the CLI is rebuilt around each call and undone
 after it: the environment and working directory, its own stdin/stdout/stderr, no registered
 secrets, logging as an unconfigured interpreter has it, Python's default warning filters (shown
-on its stderr), click's 80-column help without a terminal and the default SIGTERM handler.
+on its stderr), the terminal size of a piped process and the default SIGTERM handler.
 Exit codes and uncaught tracebacks come back the way the interpreter reports them, so a test
 cannot tell the two apart except by speed.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-import click.formatting
+import click
 
 from ci_collector import secrets
 
@@ -165,8 +166,7 @@ def run_main(
     stdout = _CliStream("strict", sys.stdout)
     stderr = _CliStream("backslashreplace", sys.stderr)
     saved_streams = sys.stdin, sys.stdout, sys.stderr
-    saved_width = click.formatting.FORCED_WIDTH
-    columns = environ.get("COLUMNS", "")
+    saved_size = shutil.get_terminal_size
     with (
         _environment(environ, cwd),
         _fresh_logging(),
@@ -176,7 +176,7 @@ def run_main(
     ):
         sys.stdin = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
         sys.stdout, sys.stderr = stdout, stderr  # type: ignore[assignment]
-        click.formatting.FORCED_WIDTH = int(columns) if columns.isdigit() else 80
+        shutil.get_terminal_size = _pipe_terminal_size  # type: ignore[assignment]
         try:
             main(args)
             code = 0
@@ -187,11 +187,22 @@ def run_main(
             code = 1
         finally:
             sys.stdin, sys.stdout, sys.stderr = saved_streams
-            click.formatting.FORCED_WIDTH = saved_width
+            shutil.get_terminal_size = saved_size
             _close_stray_context()
     return subprocess.CompletedProcess(
         ["ci-collector", *args], code, stdout.value(), stderr.value()
     )
+
+
+def _pipe_terminal_size(fallback: tuple[int, int] = (80, 24)) -> os.terminal_size:
+    """What `shutil.get_terminal_size` says in a process whose stdout is a pipe: $COLUMNS
+    and $LINES, else the fallback (never the size of the terminal pytest runs in)."""
+    size = [fallback[0], fallback[1]]
+    for index, name in enumerate(("COLUMNS", "LINES")):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            size[index] = int(value)
+    return os.terminal_size(size)
 
 
 def _close_stray_context() -> None:
