@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -84,7 +85,10 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``ci-collector args`` in this process as if it were its own (see tests/inprocess.py):
     same environment isolation, exit code, stdout and stderr as `run_cli_subprocess`.
-    `timeout` is pytest-timeout's job here; it is kept so callers need not care."""
+    `timeout` is pytest-timeout's job here; it is kept so callers need not care. From another
+    thread (the environment and signals are the process's) it starts the real process."""
+    if threading.current_thread() is not threading.main_thread():
+        return run_cli_subprocess(*args, env=env, cwd=cwd, timeout=timeout)
     from ci_collector.cli import main
 
     return run_main(main, list(args), cli_environment(env), cwd)

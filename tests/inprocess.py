@@ -134,9 +134,6 @@ def _default_warnings(stderr: TextIO) -> Iterator[None]:
 
 @contextmanager
 def _default_sigterm() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield  # `main` installs its handler only in the main thread's interpreter
-        return
     saved = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
@@ -167,6 +164,8 @@ def run_main(
     stderr = _CliStream("backslashreplace", sys.stderr)
     saved_streams = sys.stdin, sys.stdout, sys.stderr
     saved_size = shutil.get_terminal_size
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("run_main swaps process-wide state: call it from the main thread")
     with (
         _environment(environ, cwd),
         _fresh_logging(),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
-from ci_collector import secrets
+from ci_collector import __version__, secrets
 from ci_collector.state import State
 from tests.conftest import run_cli, run_cli_subprocess
 
@@ -81,3 +82,15 @@ def test_a_call_leaves_logging_secrets_and_cwd_as_it_found_them(tmp_path: Path) 
     assert (root.handlers, root.level, os.getcwd()) == (handlers, level, cwd)
     assert token not in secrets._SECRETS
     assert logging.getLogger("ci_collector").level == logging.NOTSET
+
+
+def test_from_another_thread_it_is_the_real_process() -> None:
+    """The environment and signal handlers belong to the whole process: a thread gets a
+    subprocess (same result), never a half-swapped environment."""
+    results = []
+    worker = threading.Thread(target=lambda: results.append(run_cli("--version")))
+    worker.start()
+    worker.join(120)
+    assert [(r.returncode, r.stdout) for r in results] == [
+        (0, f"ci-collector, version {__version__}\n")
+    ]
