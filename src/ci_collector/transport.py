@@ -16,6 +16,7 @@ import math
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,12 +28,25 @@ from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as u3_exc
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from .errors import UserError
 from .retry import invocation_remaining
 
 DEFAULT_MAX_BODY_MB = 64.0
 DEADLINE_PER_TIMEOUT = 10
 """A request may take this many ``--timeout``s in total (reads, waits between bytes)."""
 _CHUNK = 64 * 1024
+
+
+def http_url(option: str, text: str) -> urllib.parse.SplitResult:
+    """`text` as an http(s) URL with a host and a valid port, or one line naming `option`."""
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018  # raises on a port out of range or not a number
+    except ValueError as exc:
+        raise UserError(f"{option} {text!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"{option} {text!r} is not an http(s) URL")
+    return parts
 
 
 def request_deadline(timeout: float) -> float:
@@ -47,7 +61,10 @@ class Deadline:
     """One request's total time: sockets it uses are shut down when it passes."""
 
     def __init__(self, seconds: float) -> None:
-        self.seconds = min(seconds, max(invocation_remaining(), 0.0))
+        left = max(invocation_remaining(), 0.0)
+        self.by_invocation = left < seconds
+        """The invocation's ``--deadline`` comes first, not this request's own."""
+        self.seconds = min(seconds, left)
         self.expires = time.monotonic() + self.seconds
         self.expired = False
         self.done = False
@@ -61,6 +78,7 @@ class Deadline:
         """Remember a connection this request uses; refuse new ones once expired."""
         with self._lock:
             if self.expired or self.remaining() <= 0:
+                self.expired = True
                 raise u3_exc.ProtocolError("the request's deadline passed")
             self._connections.append(connection)
 
@@ -199,6 +217,8 @@ class LimitedAdapter(HTTPAdapter):
 
 
 def _late(deadline: Deadline) -> str:
+    if deadline.by_invocation:
+        return "no complete answer before this invocation's --deadline"
     return f"no complete answer within {deadline.seconds:g}s"
 
 
