@@ -238,8 +238,7 @@ def _read_capped(response: requests.Response, limit: int) -> None:
         for chunk in response.raw.stream(_CHUNK, decode_content=True):
             size += len(chunk)
             if size > limit:
-                response.close()
-                raise BodyTooLarge(_too_large(limit))
+                break
             chunks.append(chunk)
     except u3_exc.ProtocolError as exc:
         raise req_exc.ChunkedEncodingError(exc) from exc
@@ -247,6 +246,9 @@ def _read_capped(response: requests.Response, limit: int) -> None:
         raise req_exc.ContentDecodingError(exc) from exc
     except (u3_exc.ReadTimeoutError, u3_exc.SSLError, OSError) as exc:
         raise req_exc.ConnectionError(exc) from exc
+    if size > limit:
+        response.close()
+        raise BodyTooLarge(_too_large(limit))
     response._content = b"".join(chunks)
     response._content_consumed = True  # type: ignore[attr-defined]
 

@@ -194,8 +194,10 @@ class GitHubClient:
                 raise UserError(
                     f"{self.api_url} redirects GET {path} in a loop; {NOT_GITHUB_HINT}"
                 ) from None
-            except RuntimeError as exc:  # PyGithub refusing a redirect to another host
-                raise UserError(f"{str(exc).splitlines()[0]} ({NOT_GITHUB_HINT})") from None
+            except RuntimeError:  # PyGithub refuses a redirect to another host or scheme
+                raise UserError(
+                    f"{self.api_url} redirects GET {path} away from itself; {NOT_GITHUB_HINT}"
+                ) from None
             except (requests.RequestException, OSError) as exc:
                 reason = untrusted_certificate(exc)
                 if reason is not None:
@@ -205,7 +207,8 @@ class GitHubClient:
                         f"cannot reach GitHub at {self.api_url}: {type(exc).__name__}"
                     ) from None
                 raise ComeBackLater(
-                    f"GitHub at {self.api_url} did not answer GET {path}: {type(exc).__name__}"
+                    f"GitHub at {self.api_url} did not answer GET {path} "
+                    f"({type(exc).__name__}); run again later"
                 ) from None
             self._observe(status, response_headers)
             if status in (403, 429):
