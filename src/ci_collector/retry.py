@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 """Answers that say "not now" rather than "never": timeouts, rate limits, server trouble."""
 
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
+"""The one pacing of every client's retries: 0.25-0.5 s, then doubling, at most 30 s."""
+
 
 def backoff_delay(attempt: int, base: float, cap: float, asked: float | None = None) -> float:
     """Exponential backoff with jitter, never sooner than the server asked.
@@ -117,8 +121,8 @@ class PacedRetry(Retry):
         self,
         *args: Any,
         budget: float = 300.0,
-        base: float = 0.5,
-        cap: float = 30.0,
+        base: float = BACKOFF_BASE,
+        cap: float = BACKOFF_CAP,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)

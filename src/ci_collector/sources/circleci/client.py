@@ -17,7 +17,7 @@ import httpx
 
 from ... import __version__
 from ...errors import ComeBackLater, RemoteError
-from ...retry import RETRYABLE_STATUS, RetryClock, retry_after
+from ...retry import BACKOFF_BASE, BACKOFF_CAP, RETRYABLE_STATUS, RetryClock, retry_after
 from ...transport import DEFAULT_MAX_BODY_MB, ResponseTooLarge, limited_httpx_client
 from ...unreachable import untrusted_certificate, untrusted_message
 from ..paging import token_pages
@@ -55,8 +55,8 @@ class CircleCIClient:
         timeout: float = 30.0,
         verify: bool = True,
         retry_budget: float = 300.0,
-        backoff_base: float = 1.0,
-        backoff_cap: float = 60.0,
+        backoff_base: float = BACKOFF_BASE,
+        backoff_cap: float = BACKOFF_CAP,
         sleep: Callable[[float], None] = time.sleep,
         max_body_mb: float = DEFAULT_MAX_BODY_MB,
     ) -> None:

@@ -168,7 +168,6 @@ class JenkinsClient:
             allowed_methods=frozenset({"GET"}),
             raise_on_status=False,
             budget=retry_seconds,
-            base=0.25,
         )
         adapter = LimitedAdapter(timeout, int(max_body_mb * 1_048_576), max_retries=retries)
         limit_session(self.server._session, adapter)
