@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,7 +38,14 @@ def cli(
         code = ended.value.code
         return (code if isinstance(code, int) else 1), capsys.readouterr().err.splitlines()
 
+    root, ours = logging.getLogger(), logging.getLogger("ci_collector")
+    saved = root.level, ours.level, list(root.handlers)
     yield run
+    # the CLI configures logging for the process (-q silences ci_collector): undo that,
+    # or later tests' log captures would miss every warning
+    root.setLevel(saved[0])
+    ours.setLevel(saved[1])
+    root.handlers[:] = saved[2]
 
 
 @pytest.fixture
