@@ -84,10 +84,22 @@ def test_a_second_root_in_a_chain() -> None:
     ]
 
 
-def test_a_root_sent_twice_is_a_duplicate() -> None:
+def test_a_root_sent_twice_with_other_content_is_an_error() -> None:
     events: list[Any] = chain()
-    assert errors_of(line(events), line(events[:1])) == [
-        f"line 2: events[0].id: {events[0]['id']} already sent at line 1: events[0]"
+    again = json.loads(json.dumps(events[:1]))
+    again[0]["finishedAt"] += 1
+    assert errors_of(line(events), line(again)) == [
+        f"line 2: events[0].id: {events[0]['id']} already sent at line 1: events[0] "
+        "with other content"
+    ]
+
+
+def test_a_root_resent_unchanged_is_only_a_warning() -> None:
+    events: list[Any] = chain()
+    report = validate_lines([line(events), line(events[:1])])
+    assert report.errors == []
+    assert report.warnings == [
+        f"line 2: events[0].id: {events[0]['id']} sent again (same as line 1: events[0])"
     ]
 
 
@@ -109,10 +121,21 @@ def test_a_child_in_another_chain_than_its_parent() -> None:
     )
 
 
-def test_duplicate_ids() -> None:
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sequence", {"platform": "x", "kind": "step", "key": "other", "name": "n"}),
+        ("createdAt", 1_700_000_000_001),
+        ("conclusion", "FAILURE"),
+    ],
+)
+def test_duplicate_ids_with_different_content(field: str, value: Any) -> None:
     events: list[Any] = chain()
-    assert errors_of(line(events), line(events[3:])) == [
-        f"line 2: events[0].id: {events[3]['id']} already sent at line 1: events[3]"
+    twin = json.loads(json.dumps(events[3]))
+    twin[field] = value
+    assert errors_of(line(events), line([twin])) == [
+        f"line 2: events[0].id: {events[3]['id']} already sent at line 1: events[3] "
+        "with other content"
     ]
 
 

@@ -26,6 +26,7 @@ from urllib3.util.retry import Retry
 
 from ...errors import ComeBackLater, RemoteError, UserError
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
+from .identity import server_identity
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class JenkinsClient:
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise UserError(f"--url {url!r} is not an http(s) URL")
         self.base = url.rstrip("/") + "/"
-        self.host = (parts.netloc + parts.path.rstrip("/")).lower()
+        self.host = server_identity(url)
         """Server identity in natural keys: host plus any path prefix (``ci.acme/jenkins``)."""
         self.server = jenkins.Jenkins(self.base, username=user, password=token, timeout=timeout)
         if not verify:
