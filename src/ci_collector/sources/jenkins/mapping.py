@@ -161,7 +161,7 @@ def map_build(
         metrics["pause_ms"] = pause or 0
     root = Node(
         kind="pipeline" if pipeline else "job",
-        name=job_display_name(build, context.job_path),
+        name=job_display_name(build, context.job_path, number),
         id_part="",
         key_part=context.job_path,
         started_ms=started if started > 0 else None,
@@ -184,7 +184,7 @@ def map_build(
     )
 
 
-def job_display_name(build: dict[str, Any], job_path: str) -> str:
+def job_display_name(build: dict[str, Any], job_path: str, number: int) -> str:
     """The *job's* full display name (``team » app``), the same for every build.
 
     Jenkins writes a build's ``fullDisplayName`` as the job's full display name, a
@@ -192,8 +192,8 @@ def job_display_name(build: dict[str, Any], job_path: str) -> str:
     set), so the job's is what precedes that suffix; otherwise the job path, Jenkins-style.
     """
     full = read_str(build.get("fullDisplayName"))
-    own = read_str(build.get("displayName"))
-    if own and full.endswith(f" {own}") and len(full) > len(own) + 1:
+    own = read_str(build.get("displayName")) or f"#{number}"
+    if full.endswith(f" {own}") and len(full) > len(own) + 1:
         return full[: -len(own) - 1]
     return " » ".join(unquote(segment) for segment in job_path.split("/") if segment)
 
