@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ci_collector.eventstore import branch_kind
 from ci_collector.mapper import REPAIRED_TAG, map_run
 from ci_collector.model import Repo
 from ci_collector.sources.github.mapping import build_run, slim_run
@@ -289,3 +290,13 @@ def test_the_sequence_payload_describes_the_workflow_the_same_for_every_run() ->
             }
         )
     }
+
+
+@pytest.mark.parametrize(
+    ("run_id", "kind"), [("21983564823", None), ("21487811823", "pull_request")]
+)
+def test_the_reports_branch_class_follows_the_pull_request(run_id: str, kind: str | None) -> None:
+    run, jobs = biome(run_id)
+    run["event"] = "push"  # so that only the pull request can make it a PR run
+    for event in events(run, jobs):
+        assert branch_kind({k: str(v) for k, v in tags(event).items()}) == kind
