@@ -33,6 +33,7 @@ from ...transport import (
     limit_session,
 )
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
+from .identity import server_identity
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=BaseException)
@@ -155,7 +156,7 @@ class JenkinsClient:
     ) -> None:
         parts = http_url("--url", url)
         self.base = url.rstrip("/") + "/"
-        self.host = (parts.netloc + parts.path.rstrip("/")).lower()
+        self.host = server_identity(url)
         """Server identity in natural keys: host plus any path prefix (``ci.acme/jenkins``)."""
         self.server = jenkins.Jenkins(self.base, username=user, password=token, timeout=timeout)
         if not verify:
