@@ -154,7 +154,7 @@ class JenkinsClient:
         retry_seconds: float = 300.0,
         max_body_mb: float = DEFAULT_MAX_BODY_MB,
     ) -> None:
-        parts = http_url("--url", url)
+        http_url("--url", url)  # one line for a malformed --url, before any request
         self.base = url.rstrip("/") + "/"
         self.host = server_identity(url)
         """Server identity in natural keys: host plus any path prefix (``ci.acme/jenkins``)."""
