@@ -33,12 +33,7 @@ def make_sink(
         backoff_cap=0.05,
         sleep=sleeps.append if sleeps is not None else time.sleep,
     )
-    return OtlpSink(
-        transport.export,
-        dead_letter_path=tmp_path / "dead.otlp.jsonl",
-        close=transport.close,
-        **options,
-    )
+    return OtlpSink(transport, dead_letter_path=tmp_path / "dead.otlp.jsonl", **options)
 
 
 def chain_of(run: Run) -> Chain:

@@ -5,16 +5,17 @@
 """
 
 from .config import OtlpSettings
-from .jsonfile import OtlpJsonSink
+from .jsonfile import OtlpJsonWriter, otlp_json_sink
 from .sink import OtlpSink
 from .transport import Answer, OtlpRefused, OtlpTransport, OtlpUnavailable
 
 __all__ = [
     "Answer",
-    "OtlpJsonSink",
+    "OtlpJsonWriter",
     "OtlpRefused",
     "OtlpSettings",
     "OtlpSink",
     "OtlpTransport",
     "OtlpUnavailable",
+    "otlp_json_sink",
 ]

@@ -15,39 +15,41 @@ from .sink import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SPANS, OtlpSink
 from .transport import Answer
 
 
-class OtlpJsonSink(OtlpSink):
-    """Writes the bodies `OtlpSink` would send, in the OTLP/JSON encoding (``-`` is stdout).
+class OtlpJsonWriter:
+    """An exporter that writes instead of POSTing: one request per line (``-`` is stdout).
 
-    One request per line (the OTLP file exporter's layout), ready for a viewer or for
-    ``curl -H 'Content-Type: application/json' --data @line`` to a collector.
+    The layout of the OpenTelemetry Collector's file exporter, ready for a trace viewer
+    or for ``curl -H 'Content-Type: application/json' --data @line`` to a collector.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        resource_attributes: Mapping[str, str] | None = None,
-        batch_spans: int = DEFAULT_BATCH_SPANS,
-        batch_bytes: int = DEFAULT_BATCH_BYTES,
-    ) -> None:
-        super().__init__(
-            self._write,
-            resource_attributes=resource_attributes,
-            batch_spans=batch_spans,
-            batch_bytes=batch_bytes,
-            close=self._close_file,
-        )
+    def __init__(self, path: str | Path) -> None:
+        self.requests = 0
+        self.retries = 0
         self._owned = str(path) != "-"
         self._out: BinaryIO = open(path, "wb") if self._owned else sys.stdout.buffer  # noqa: SIM115
 
-    def _write(self, body: bytes, spans: int) -> Answer:
+    def export(self, body: bytes, spans: int) -> Answer:
         request = ExportTraceServiceRequest.FromString(body)
         line = json.dumps(otlp_json(request), ensure_ascii=False, separators=(",", ":"))
         self._out.write(line.encode() + b"\n")
         self._out.flush()
-        self.stats.requests += 1
+        self.requests += 1
         return Answer(200)
 
-    def _close_file(self) -> None:
+    def close(self) -> None:
         if self._owned:
             self._out.close()
+
+
+def otlp_json_sink(
+    path: str | Path,
+    resource_attributes: Mapping[str, str] | None = None,
+    batch_spans: int = DEFAULT_BATCH_SPANS,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+) -> OtlpSink:
+    return OtlpSink(
+        OtlpJsonWriter(path),
+        resource_attributes=resource_attributes,
+        batch_spans=batch_spans,
+        batch_bytes=batch_bytes,
+    )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -28,7 +29,16 @@ DEFAULT_BATCH_BYTES = 4_000_000
 SPAN_OVERHEAD = 8
 """Bytes a span costs beyond its own encoding (field tag and length prefix), an upper bound."""
 
-Export = Callable[[bytes, int], Answer]
+
+class Exporter(Protocol):
+    """Where bodies go: `OtlpTransport` (HTTP) or the OTLP/JSON file writer."""
+
+    requests: int
+    retries: int
+
+    def export(self, body: bytes, spans: int) -> Answer: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -61,27 +71,27 @@ class _Ledger:
 
 
 class OtlpSink:
-    """Chains in, OTLP export requests out through `export` (an `OtlpTransport.export`)."""
+    """Chains in, OTLP export requests out through `exporter` (an `OtlpTransport`)."""
+
+    unit = "spans"
 
     def __init__(
         self,
-        export: Export,
+        exporter: Exporter,
         *,
         resource_attributes: Mapping[str, str] | None = None,
         batch_spans: int = DEFAULT_BATCH_SPANS,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         dead_letter_path: str | Path = "ci-collector-dead-letters.otlp.jsonl",
-        close: Callable[[], None] | None = None,
     ) -> None:
         if batch_spans < 1 or batch_bytes < 1:
             raise ValueError("batch limits must be positive")
-        self.export = export
+        self.exporter = exporter
         self.resource_attributes = dict(resource_attributes or {})
         self.batch_spans = batch_spans
         self.batch_bytes = batch_bytes
         self.dead_letter_path = Path(dead_letter_path)
         self.stats = SinkStats()
-        self._close = close
         self._queue: list[_Queued] = []
         self._size = 0
         self._ledger = _Ledger()
@@ -107,8 +117,7 @@ class OtlpSink:
 
     def close(self) -> None:
         """Release the transport; spans not flushed are dropped (their chains were not acked)."""
-        if self._close is not None:
-            self._close()
+        self.exporter.close()
 
     def _send_queue(self) -> list[Chain]:
         queued, self._queue, self._size = self._queue, [], 0
@@ -120,12 +129,15 @@ class OtlpSink:
         )
         body = request.SerializeToString()
         try:
-            answer = self.export(body, len(queued))
+            answer = self.exporter.export(body, len(queued))
         except BodyTooLarge:
             if len(queued) < 2:
                 raise
             half = len(queued) // 2
             return self._send(queued[:half]) + self._send(queued[half:])
+        finally:
+            self.stats.requests = self.exporter.requests
+            self.stats.retries = self.exporter.retries
         self.stats.bodies += 1
         if answer.accepted:
             self.stats.events_sent += len(queued)
