@@ -203,3 +203,19 @@ def test_a_password_in_the_endpoint_url_is_never_shown(tmp_path: Path) -> None:
         result = run_tiny("tiny", "-vv", "--state", str(tmp_path / "s.sqlite"), env=env)
         assert result.returncode == 1 and "404" in result.stderr
         assert "s3cr3t-pass" not in result.stderr
+
+
+def test_dry_run_batches_spans_and_names_the_service_without_an_endpoint() -> None:
+    env = {"OTEL_SERVICE_NAME": "acme-ci", "CI_COLLECTOR_OTLP_BATCH_SIZE": "3"}
+    result = run_tiny("tiny", "-o", "-", "--format", "otlp-json", env=env)
+    assert result.returncode == 0, result.stderr
+    requests = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [len(r["resourceSpans"][0]["scopeSpans"][0]["spans"]) for r in requests] == [3, 3, 2]
+    names = {
+        a["value"]["stringValue"]
+        for r in requests
+        for a in r["resourceSpans"][0]["resource"]["attributes"]
+        if a["key"] == "service.name"
+    }
+    assert names == {"acme-ci"}
+    assert "wrote 8 spans of 2 runs in 3 requests" in result.stderr

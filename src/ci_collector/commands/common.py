@@ -213,7 +213,7 @@ def open_state(config: DeliveryConfig) -> State:
 def remote_namespaces(config: DeliveryConfig) -> list[str]:
     """The state namespace of each remote destination: Trunk ``""``, OTLP ``otlp:``."""
     found = [TRUNK_NAMESPACE] if config.trunk_token else []
-    return [*found, OTLP_NAMESPACE] if config.otlp is not None else found
+    return [*found, OTLP_NAMESPACE] if config.otlp is not None and config.otlp.enabled else found
 
 
 def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
@@ -222,10 +222,10 @@ def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
         if config.store:
             raise UserError("--store cannot be combined with --output (a dry run stores nothing)")
         if config.output_format == "otlp-json":
-            resource = config.otlp.resource if config.otlp is not None else {}
-            return otlp_json_sink(config.output, resource)
+            otlp = config.otlp or OtlpSettings("", "")
+            return otlp_json_sink(config.output, otlp.resource, otlp.batch_spans)
         return JsonlSink(config.output, batch_events=config.batch_size)
-    if config.otlp is not None:
+    if config.otlp is not None and config.otlp.enabled:
         return _with_otlp(config, config.otlp, store_path)
     if not config.trunk_token:
         return StoreSink(store_path)
@@ -251,6 +251,7 @@ def _with_otlp(config: DeliveryConfig, otlp: OtlpSettings, store_path: Path) -> 
     otlp_sink: Sink = OtlpSink(
         transport,
         resource_attributes=otlp.resource,
+        batch_spans=otlp.batch_spans,
         dead_letter_path=dead.with_name(f"{dead.stem}.otlp{dead.suffix or '.jsonl'}"),
     )
     sinks: list[Sink] = [otlp_sink]
@@ -338,7 +339,7 @@ def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
         line += f"; local store {state_path(config)} (see `ci-collector report`)"
     if summary.skipped:
         line += f"; {len(summary.skipped)} runs skipped (see warnings)"
-    if sink.stats.dead_lettered_events and config.otlp is not None:
+    if sink.stats.dead_lettered_events and config.otlp is not None and config.otlp.enabled:
         line += f"; {sink.stats.dead_lettered_events} refused (see errors for where they are kept)"
     elif sink.stats.dead_lettered_events:
         line += (

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from ..sinks.otlp.config import COMPRESSIONS, OtlpSettings
+from ..sinks.otlp.sink import DEFAULT_BATCH_SPANS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,6 +60,14 @@ def otlp_options(func: F) -> F:
             help="More resource attributes [env OTEL_RESOURCE_ATTRIBUTES].",
         ),
         click.option(
+            "--otlp-batch-size",
+            type=click.IntRange(1, 10_000),
+            default=DEFAULT_BATCH_SPANS,
+            show_default=True,
+            envvar="CI_COLLECTOR_OTLP_BATCH_SIZE",
+            help="Spans per OTLP export request.",
+        ),
+        click.option(
             "--format",
             "output_format",
             type=click.Choice(FORMATS),
@@ -73,8 +82,8 @@ def otlp_options(func: F) -> F:
     return func
 
 
-def pop_otlp_settings(options: dict[str, Any]) -> OtlpSettings | None:
-    """Take the OTLP options out of a command's keyword arguments; None when export is off."""
+def pop_otlp_settings(options: dict[str, Any]) -> OtlpSettings:
+    """Take the OTLP options out of a command's keyword arguments (`enabled` if exporting)."""
     return OtlpSettings.parse(
         endpoint=options.pop("otlp_endpoint"),
         traces_endpoint=options.pop("otlp_traces_endpoint"),
@@ -82,4 +91,5 @@ def pop_otlp_settings(options: dict[str, Any]) -> OtlpSettings | None:
         compression=options.pop("otlp_compression"),
         service_name=options.pop("otlp_service_name"),
         resource_attributes=options.pop("otlp_resource_attributes"),
+        batch_spans=options.pop("otlp_batch_size"),
     )

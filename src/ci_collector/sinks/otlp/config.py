@@ -25,6 +25,12 @@ class OtlpSettings:
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     gzip: bool = False
     resource: dict[str, str] = field(default_factory=dict)
+    batch_spans: int = 512
+
+    @property
+    def enabled(self) -> bool:
+        """Export is on once an endpoint is set; without one only a dry run uses the rest."""
+        return bool(self.url)
 
     @classmethod
     def parse(
@@ -36,19 +42,19 @@ class OtlpSettings:
         compression: str | None,
         service_name: str | None,
         resource_attributes: str | None,
-    ) -> OtlpSettings | None:
-        """None when no endpoint is set: OTLP export is off."""
+        batch_spans: int = 512,
+    ) -> OtlpSettings:
+        """Settings with an empty `url` when no endpoint is set: OTLP export is off."""
+        url = ""
         if traces_endpoint:
             url = traces_endpoint.strip()
         elif endpoint:
             url = endpoint.strip().rstrip("/") + "/" + TRACES_PATH
-        else:
-            return None
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UserError(f"the OTLP endpoint must be an http(s) URL, not {_masked(url)!r}")
         if parts.password:
             secrets.register(parts.password, unquote(parts.password))
+        if url and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise UserError(f"the OTLP endpoint must be an http(s) URL, not {_masked(url)!r}")
         parsed_headers = pairs(headers or "", "OTEL_EXPORTER_OTLP_HEADERS")
         secrets.register(*parsed_headers.values())
         mode = (compression or "none").strip().lower()
@@ -57,7 +63,7 @@ class OtlpSettings:
         resource = pairs(resource_attributes or "", "OTEL_RESOURCE_ATTRIBUTES")
         if service_name:
             resource["service.name"] = service_name
-        return cls(url, _masked(url), parsed_headers, mode == "gzip", resource)
+        return cls(url, _masked(url), parsed_headers, mode == "gzip", resource, batch_spans)
 
 
 def pairs(text: str, what: str) -> dict[str, str]:

@@ -17,13 +17,15 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from ... import __version__
-from ...retry import RetryClock, retry_after
+from ...retry import RETRYABLE_STATUS, RetryClock, retry_after
 from ...unreachable import untrusted_certificate, untrusted_message
 from ..base import BodyTooLarge
 from ..trunk import DeliveryFailed, TrunkRefused
 
-RETRYABLE = frozenset({429, 502, 503, 504})
-"""The OTLP/HTTP specification's retryable answers; every other failure is final."""
+RETRYABLE = RETRYABLE_STATUS
+"""The OTLP/HTTP specification retries 429, 502, 503 and 504; like the Trunk sink we also
+retry 408, 425 and 500: span ids are deterministic, so a repeat is harmless, while
+dead-lettering a body over one passing server error would make a person replay it."""
 
 
 class OtlpRefused(TrunkRefused):
