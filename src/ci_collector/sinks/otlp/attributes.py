@@ -48,29 +48,31 @@ _TASK_TYPES = (("test", "test"), ("deploy", "deploy"), ("release", "deploy"), ("
 _PROVIDERS = ("github", "gitlab", "bitbucket", "gitea")
 
 
-def tags_of(event: EventDict) -> dict[str, str | int | float]:
+Tags = dict[str, str | int | float]
+
+
+def tags_of(event: EventDict) -> Tags:
     return {tag["k"]: tag["v"] for tag in event["payload"]["tags"]}
 
 
-def result_of(event: EventDict) -> str | None:
+def result_of(event: EventDict, tags: Tags) -> str | None:
     """``cicd.pipeline.result`` of an event: Trunk's conclusion, ``error`` for CI faults."""
     conclusion = event.get("conclusion")
     if conclusion is None:
         return None
-    raw = str(tags_of(event).get("result", "")).lower()
+    raw = str(tags.get("result", "")).lower()
     if conclusion == "FAILURE" and raw in ERROR_RESULTS:
         return "error"
     return RESULTS.get(conclusion)
 
 
-def pipeline_name(event: EventDict) -> str:
+def pipeline_name(event: EventDict, tags: Tags) -> str:
     """The pipeline's stable name: the Jenkins job path, else the workflow's name."""
-    job = tags_of(event).get("job")
+    job = tags.get("job")
     return str(job) if job else event["sequence"]["name"]
 
 
-def run_id(event: EventDict) -> str:
-    tags = tags_of(event)
+def run_id(event: EventDict, tags: Tags) -> str:
     for key in ("run_id", "workflow_id"):
         if tags.get(key):
             return str(tags[key])
@@ -83,9 +85,9 @@ def run_attributes(event: EventDict, repo: Repo) -> Attributes:
     """The run (root) span: pipeline, run, VCS and result attributes."""
     tags = tags_of(event)
     attributes: Attributes = {
-        "cicd.pipeline.name": pipeline_name(event),
+        "cicd.pipeline.name": pipeline_name(event, tags),
         "cicd.pipeline.action.name": "RUN",
-        "cicd.pipeline.run.id": run_id(event),
+        "cicd.pipeline.run.id": run_id(event, tags),
         "vcs.repository.url.full": f"https://{repo.host}/{repo.owner}/{repo.name}",
         "vcs.repository.name": repo.name,
         "vcs.owner.name": repo.owner,
@@ -103,18 +105,18 @@ def run_attributes(event: EventDict, repo: Repo) -> Attributes:
         attributes["vcs.ref.head.type"] = "branch"
     if "runner" in tags:
         attributes["cicd.worker.name"] = str(tags["runner"])
-    _result(event, "cicd.pipeline.result", attributes)
+    _result(event, tags, "cicd.pipeline.result", attributes)
     _common(event, tags, set(_RUN_TAGS) | {"runner", "vcs_tag"}, attributes)
     return attributes
 
 
-def task_attributes(event: EventDict, root: EventDict) -> Attributes:
-    """A job, stage or step span: the task, its run, its worker, its result."""
+def task_attributes(event: EventDict, run: Attributes) -> Attributes:
+    """A job, stage or step span (`run`: the run span's attributes): task, worker, result."""
     tags = tags_of(event)
     name = event["sequence"]["name"]
     attributes: Attributes = {
-        "cicd.pipeline.name": pipeline_name(root),
-        "cicd.pipeline.run.id": run_id(root),
+        "cicd.pipeline.name": run["cicd.pipeline.name"],
+        "cicd.pipeline.run.id": run["cicd.pipeline.run.id"],
         "cicd.pipeline.task.name": name,
         "cicd.pipeline.task.run.id": task_run_id(event, tags),
     }
@@ -125,12 +127,12 @@ def task_attributes(event: EventDict, root: EventDict) -> Attributes:
     task_type = next((kind for word, kind in _TASK_TYPES if word in lowered), None)
     if task_type is not None:
         attributes["cicd.pipeline.task.type"] = task_type
-    _result(event, "cicd.pipeline.task.run.result", attributes)
+    _result(event, tags, "cicd.pipeline.task.run.result", attributes)
     _common(event, tags, set(_TASK_TAGS), attributes)
     return attributes
 
 
-def task_run_id(event: EventDict, tags: dict[str, str | int | float]) -> str:
+def task_run_id(event: EventDict, tags: Tags) -> str:
     """The platform's id of the task run (job id, job number, flow node), else the event id."""
     if tags.get("job_number"):
         return str(tags["job_number"])
@@ -138,19 +140,17 @@ def task_run_id(event: EventDict, tags: dict[str, str | int | float]) -> str:
     return found.group(1) if found else event["id"]
 
 
-def _result(event: EventDict, name: str, attributes: Attributes) -> None:
-    result = result_of(event)
+def _result(event: EventDict, tags: Tags, name: str, attributes: Attributes) -> None:
+    result = result_of(event, tags)
     if result is None:
         return
     attributes[name] = result
     if result in ("failure", "error"):
-        raw = tags_of(event).get("result")
+        raw = tags.get("result")
         attributes["error.type"] = str(raw) if raw else "_OTHER"
 
 
-def _common(
-    event: EventDict, tags: dict[str, str | int | float], mapped: set[str], out: Attributes
-) -> None:
+def _common(event: EventDict, tags: Tags, mapped: set[str], out: Attributes) -> None:
     """Everything else, under its Trunk name: ids to join with Trunk, tags, metrics."""
     sequence = event["sequence"]
     out[VENDOR + "platform"] = sequence["platform"]

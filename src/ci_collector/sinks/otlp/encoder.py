@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import re
-import uuid
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
@@ -24,7 +24,7 @@ from ... import __version__
 from ...mapper import event_id
 from ...model import Repo
 from ...trunk import EventDict
-from .attributes import AttributeValue, result_of, run_attributes, task_attributes
+from .attributes import FAILED, Attributes, AttributeValue, run_attributes, task_attributes
 
 SCOPE = InstrumentationScope(name="ci-collector", version=__version__)
 MS = 1_000_000
@@ -33,11 +33,13 @@ _CIRCLECI_WORKFLOW = re.compile(r"^(.*/workflows/)[^/]+$")
 
 
 def trace_id(chain_id: str) -> bytes:
-    return uuid.UUID(chain_id).bytes
+    """The chain id's 16 bytes (``uuid.UUID(chain_id).bytes``, without building a UUID)."""
+    return bytes.fromhex(chain_id.replace("-", ""))
 
 
 def span_id(event: str) -> bytes:
-    return uuid.UUID(event).bytes[:8]
+    """The event id's first 8 bytes: its first 16 hex digits."""
+    return bytes.fromhex(event[:8] + event[9:13] + event[14:18])
 
 
 def previous_attempt(natural_key: str, root: EventDict) -> str | None:
@@ -61,36 +63,44 @@ def chain_spans(natural_key: str, repo: Repo, events: list[EventDict]) -> list[S
     """One span per event, root (kind SERVER, ``RUN <pipeline>``) first."""
     if not events:
         return []
-    root = events[0]
-    trace = trace_id(root["chainId"])
+    trace = trace_id(events[0]["chainId"])
     spans: list[Span] = []
+    run: Attributes = {}
     for index, event in enumerate(events):
-        span = Span(
-            trace_id=trace,
-            span_id=span_id(event["id"]),
-            start_time_unix_nano=event["createdAt"] * MS,
-            end_time_unix_nano=event["finishedAt"] * MS,
-        )
+        fields: dict[str, Any] = {
+            "trace_id": trace,
+            "span_id": span_id(event["id"]),
+            "start_time_unix_nano": event["createdAt"] * MS,
+            "end_time_unix_nano": event["finishedAt"] * MS,
+        }
         if "parent" in event:
-            span.parent_span_id = span_id(event["parent"]["eventId"])
+            fields["parent_span_id"] = span_id(event["parent"]["eventId"])
         if index == 0:
-            attributes = run_attributes(event, repo)
-            span.name = f"RUN {attributes['cicd.pipeline.name']}"
-            span.kind = Span.SPAN_KIND_SERVER
+            attributes = run = run_attributes(event, repo)
+            fields["name"] = f"RUN {attributes['cicd.pipeline.name']}"
+            fields["kind"] = Span.SPAN_KIND_SERVER
             previous = previous_attempt(natural_key, event)
             if previous is not None:
                 before = event_id(previous)  # a re-run's root id is its own chain id
-                link = span.links.add(trace_id=trace_id(before), span_id=span_id(before))
-                link.attributes.append(_key_value("ci_collector.link", "previous_attempt"))
+                fields["links"] = [
+                    {
+                        "trace_id": trace_id(before),
+                        "span_id": span_id(before),
+                        "attributes": [_key_value("ci_collector.link", "previous_attempt")],
+                    }
+                ]
         else:
-            attributes = task_attributes(event, root)
-            span.name = event["sequence"]["name"]
-            span.kind = Span.SPAN_KIND_INTERNAL
-        span.attributes.extend(_key_value(k, v) for k, v in attributes.items())
-        if result_of(event) in ("failure", "error", "timeout"):
-            span.status.code = Status.STATUS_CODE_ERROR
-            span.status.message = str(attributes.get("error.type", result_of(event)))
-        spans.append(span)
+            attributes = task_attributes(event, run)
+            fields["name"] = event["sequence"]["name"]
+            fields["kind"] = Span.SPAN_KIND_INTERNAL
+        fields["attributes"] = [_key_value(k, v) for k, v in attributes.items()]
+        result = attributes.get(
+            "cicd.pipeline.result", attributes.get("cicd.pipeline.task.run.result")
+        )
+        if result in FAILED:
+            message = str(attributes.get("error.type", result))
+            fields["status"] = {"code": Status.STATUS_CODE_ERROR, "message": message}
+        spans.append(Span(**fields))
     return spans
 
 
@@ -101,7 +111,7 @@ def resource(repo: Repo, configured: Mapping[str, str]) -> Resource:
         "service.namespace": repo.host,
         **configured,
     }
-    return Resource(attributes=[_key_value(k, v) for k, v in attributes.items()])
+    return Resource(attributes=[KeyValue(**_key_value(k, v)) for k, v in attributes.items()])
 
 
 def export_request(
@@ -122,14 +132,17 @@ def export_request(
     return request
 
 
-def _key_value(key: str, value: AttributeValue) -> KeyValue:
+def _key_value(key: str, value: AttributeValue) -> dict[str, Any]:
+    """A `KeyValue` as the constructor's dict form: a quarter of the cost of message objects."""
+    if type(value) is str:  # nearly all of them: one cheap test first
+        return {"key": key, "value": {"string_value": value}}
     if isinstance(value, bool):
-        return KeyValue(key=key, value=AnyValue(bool_value=value))
+        return {"key": key, "value": {"bool_value": value}}
     if isinstance(value, int):
-        return KeyValue(key=key, value=AnyValue(int_value=value))
+        return {"key": key, "value": {"int_value": value}}
     if isinstance(value, float):
-        return KeyValue(key=key, value=AnyValue(double_value=value))
-    return KeyValue(key=key, value=AnyValue(string_value=value))
+        return {"key": key, "value": {"double_value": value}}
+    return {"key": key, "value": {"string_value": value}}
 
 
 _ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId"})
