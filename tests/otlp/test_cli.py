@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ci_collector.mapper import event_id
 from ci_collector.state import State
@@ -219,3 +221,62 @@ def test_dry_run_batches_spans_and_names_the_service_without_an_endpoint() -> No
     }
     assert names == {"acme-ci"}
     assert "wrote 8 spans of 2 runs in 3 requests" in result.stderr
+
+
+def test_the_action_script_exports_to_otlp_through_env_only(tmp_path: Path) -> None:
+    """The Action's collect step, with the otlp inputs as the runner passes them (env)."""
+    import os
+    import sys
+
+    import yaml
+
+    from tests.conftest import ROOT
+    from tests.servers.github import running_github
+    from tests.sources.github import scenarios as sc
+
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    step = next(s for s in action["runs"]["steps"] if s.get("id") == "collect")
+    assert step["env"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "${{ inputs.otlp-endpoint }}"
+    assert step["env"]["OTEL_EXPORTER_OTLP_HEADERS"] == "${{ inputs.otlp-headers }}"
+    launcher = tmp_path / "ci-collector"
+    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m ci_collector "$@"\n')
+    launcher.chmod(0o755)
+    with running_github(sc.catalogue()) as github, running_receiver() as receiver:
+        env = {
+            "PATH": f"{tmp_path}:{os.environ['PATH']}",
+            "PYTHONPATH": str(ROOT / "src"),
+            "HOME": str(tmp_path),
+            "GITHUB_API_URL": github.url,
+            "GITHUB_OUTPUT": str(tmp_path / "github_output"),
+            "GITHUB_RUN_ID": "1",
+            "GITHUB_REPOSITORY": "acme/ci",
+            "GITHUB_TOKEN": "ghp_action-test-token-0000",
+            "TRUNK_API_TOKEN": "",
+            "TRUNK_API_URL": "https://api.trunk.io",
+            "INPUT_RUN_ID": "",
+            "INPUT_REPO": "",
+            "INPUT_OUTPUT": "",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+            "OTEL_EXPORTER_OTLP_HEADERS": HEADERS,
+            "TRIGGER_RUN_ID": str(sc.RERUN_RUN),
+            "TRIGGER_RUN_ATTEMPT": "2",
+            "TRIGGER_REPO": f"{sc.OWNER}/{sc.NAME}",
+        }
+        result = subprocess.run(
+            ["bash", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 0, result.stderr
+    roots = [span for span in receiver.all_spans() if span.kind == Span.SPAN_KIND_SERVER]
+    assert len(roots) == 1 and len(roots[0].links) == 1  # attempt 2, linked to attempt 1
+    attributes = {a.key: a.value.string_value for a in roots[0].attributes}
+    assert attributes["cicd.pipeline.run.id"] == str(sc.RERUN_RUN)
+    assert attributes["ci_collector.attempt"] == "2"
+    assert API_KEY not in result.stderr
+
+
+def test_empty_otel_variables_leave_otlp_off(tmp_path: Path) -> None:
+    """An Action input left empty still sets its variable, to "": that is not an endpoint."""
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_EXPORTER_OTLP_HEADERS": ""}
+    result = run_tiny("tiny", "--state", str(tmp_path / "s.sqlite"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "stored 8 events of 2 runs" in result.stderr
