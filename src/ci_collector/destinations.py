@@ -96,6 +96,7 @@ class Ledger:
         self.sink = sink
         self.state = state
         self.stats = sink.stats
+        self.unit: str = getattr(sink, "unit", "events")
 
     def add(self, chain: Chain) -> list[Chain]:
         if self.state.is_delivered(chain.run_key, chain.fingerprint):
@@ -130,6 +131,7 @@ class FanOut:
     def __init__(self, sinks: Sequence[Sink]) -> None:
         self.sinks = list(sinks)
         self.stats = SinkStats()
+        self.unit: str = getattr(self.sinks[0], "unit", "events")
         self._original: dict[Chain, Chain] = {}
         self._waiting: dict[Chain, int] = {}
 
