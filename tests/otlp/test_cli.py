@@ -172,6 +172,8 @@ def test_dry_run_writes_otlp_json(tmp_path: Path) -> None:
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://collector:4318"}, [], "http(s) URL"),
         ({"OTEL_EXPORTER_OTLP_HEADERS": "x-api-key"}, [], "key=value"),
         ({}, ["--format", "otlp-json"], "--output"),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, [], "http/protobuf only"),
+        ({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}, [], "http/protobuf only"),
     ],
 )
 def test_bad_settings_are_one_line_usage_errors(

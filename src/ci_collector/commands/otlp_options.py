@@ -2,10 +2,13 @@
 
 Setting an endpoint is enough to turn OTLP export on. Flags win over the variables;
 the traces-specific variables win over the generic ones, as in the OpenTelemetry SDKs.
+``OTEL_EXPORTER_OTLP_PROTOCOL`` has no flag: it is only read to refuse ``grpc`` early
+rather than send HTTP to a gRPC port.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -92,4 +95,6 @@ def pop_otlp_settings(options: dict[str, Any]) -> OtlpSettings:
         service_name=options.pop("otlp_service_name"),
         resource_attributes=options.pop("otlp_resource_attributes"),
         batch_spans=options.pop("otlp_batch_size"),
+        protocol=os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL"),
     )

@@ -43,6 +43,7 @@ class OtlpSettings:
         service_name: str | None,
         resource_attributes: str | None,
         batch_spans: int = 512,
+        protocol: str | None = None,
     ) -> OtlpSettings:
         """Settings with an empty `url` when no endpoint is set: OTLP export is off."""
         url = ""
@@ -50,6 +51,11 @@ class OtlpSettings:
             url = traces_endpoint.strip()
         elif endpoint:
             url = endpoint.strip().rstrip("/") + "/" + TRACES_PATH
+        if url and protocol and protocol.strip().lower() != "http/protobuf":
+            raise UserError(
+                f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol.strip()}: ci-collector sends "
+                "http/protobuf only (OTLP/HTTP, usually port 4318)"
+            )
         parts = urlsplit(url)
         if parts.password:
             secrets.register(parts.password, unquote(parts.password))
