@@ -1,53 +1,46 @@
-"""Real collectors (GitHub stand-in) with OTLP added to a Trunk setup later: the history
-OTLP has not received goes to OTLP only; ETags and cursors do not hide it."""
+"""Real collectors with OTLP added to a Trunk setup later: the history OTLP has not
+received goes to OTLP only, whatever the source's bookmarks (ETags, cursors) say, and
+Trunk is not re-sent. Uses the chaos suite's platform worlds, without faults."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime, timezone
+import random
 from pathlib import Path
 
 import pytest
 
+from tests.chaos.worlds import PLATFORMS, World, open_world
 from tests.conftest import run_cli
-from tests.servers.github import GitHubServer, running_github
-from tests.servers.otlp import API_KEY_HEADER, running_receiver
+from tests.servers.otlp import OtlpReceiver, running_receiver
 from tests.servers.trunk import TOKEN, TrunkStandIn
-from tests.sources.github import scenarios as sc
-
-HEADERS = f"{API_KEY_HEADER}=otlp-test-key%2Fwith%3Dodd%2Cchars"
 
 
-@pytest.fixture
-def github() -> Iterator[GitHubServer]:
-    now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
-    base = now_ms - now_ms % sc.HOUR - 10 * sc.HOUR
-    with running_github(sc.catalogue(base)) as server:
-        yield server
+def poll(world: World, state: Path, trunk: TrunkStandIn, otlp: OtlpReceiver | None) -> str:
+    env = {**world.env, "TRUNK_API_TOKEN": TOKEN}
+    if otlp is not None:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp.url
+    args = [*world.args, "--trunk-url", trunk.url, "--state", str(state)]
+    result = run_cli(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stderr
 
 
-def test_github_history_goes_to_otlp_when_added_and_trunk_is_not_resent(
-    github: GitHubServer, trunk: TrunkStandIn, tmp_path: Path
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("seed", [7, 8])
+def test_otlp_added_later_gets_the_history_and_trunk_is_not_resent(
+    platform: str, seed: int, trunk: TrunkStandIn, tmp_path: Path
 ) -> None:
-    state = str(tmp_path / "state.sqlite")
-    env = {
-        "GITHUB_TOKEN": "ghp_cli-secret-token-abcdef123456",
-        "GITHUB_API_URL": github.url,
-        "TRUNK_API_TOKEN": TOKEN,
-        "TRUNK_API_URL": trunk.url,
-    }
-    first = run_cli("github", "--repo", f"{sc.OWNER}/{sc.NAME}", "--state", state, env=env)
-    assert first.returncode == 0, first.stderr
-    trunk_posts, events = trunk.posts, len(trunk.events)
-    again = run_cli("github", "--repo", f"{sc.OWNER}/{sc.NAME}", "--state", state, env=env)
-    assert again.returncode == 0 and trunk.posts == trunk_posts  # ETags: nothing new
-    with running_receiver() as receiver:
-        otlp_env = {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
-        otlp_env["OTEL_EXPORTER_OTLP_HEADERS"] = HEADERS
-        both = run_cli("github", "--repo", f"{sc.OWNER}/{sc.NAME}", "--state", state, env=otlp_env)
-        assert both.returncode == 0, both.stderr
-        assert trunk.posts == trunk_posts  # Trunk had every run already
-        assert len(receiver.spans) == events  # OTLP got the whole history
-        posts = receiver.posts
-        last = run_cli("github", "--repo", f"{sc.OWNER}/{sc.NAME}", "--state", state, env=otlp_env)
-        assert last.returncode == 0 and receiver.posts == posts and trunk.posts == trunk_posts
+    state = tmp_path / "state.sqlite"
+    with open_world(platform, random.Random(seed)) as world:
+        poll(world, state, trunk, None)
+        posts, events = trunk.posts, len(trunk.events)
+        assert events > 0
+        poll(world, state, trunk, None)
+        assert trunk.posts == posts  # nothing new for Trunk
+        with running_receiver(api_key=None) as otlp:
+            poll(world, state, trunk, otlp)
+            assert trunk.posts == posts  # Trunk had every run already
+            assert len(otlp.spans) == events  # OTLP got the whole history
+            sent = otlp.posts
+            poll(world, state, trunk, otlp)
+            assert otlp.posts == sent and trunk.posts == posts
