@@ -28,7 +28,9 @@ def run_cli(
     full_env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_", "OTEL_"))
+        if not key.startswith(
+            ("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_", "OTEL_")
+        )
     }
     full_env["PYTHONPATH"] = str(ROOT / "src")
     full_env.update(env or {})
