@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ci_collector.mapper import map_run
+from ci_collector.model import Repo
 from ci_collector.sinks.otlp import OtlpRefused, OtlpUnavailable
 from tests.otlp.helpers import chain_of, make_sink, send
 from tests.runs import job, make_run
@@ -59,6 +60,23 @@ def test_bodies_stay_within_the_span_and_byte_limits(
         assert receiver.posts == posts
     else:
         assert max(sizes) <= limit and receiver.posts > 2
+
+
+@pytest.mark.parametrize("limit", [2_500, 6_000, 20_000])
+def test_bodies_of_many_repos_stay_within_the_byte_limit(
+    receiver: OtlpReceiver, tmp_path: Path, limit: int
+) -> None:
+    repos = [
+        Repo("github.com", f"owner-{n}", f"repository-with-a-long-name-{n}") for n in range(12)
+    ]
+    runs = [make_run(n, jobs=1, steps=1, repo=repo) for n, repo in enumerate(repos)]
+    sink = make_sink(receiver, tmp_path, resource_attributes={"deployment.environment": "ci"})
+    sink.batch_bytes = limit
+    assert len(send(sink, runs)) == 12
+    assert max(len(request.body) for request in receiver.server.requests) <= limit
+    assert len(receiver.spans) == 36 and receiver.posts > 1
+    resources = {tuple(sorted(r.items())) for r in receiver.resources.values()}
+    assert len(resources) == 12
 
 
 def test_partial_success_dead_letters_every_chain_of_that_body(

@@ -19,7 +19,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ...model import Repo
 from ..base import BodyTooLarge, Chain, SinkStats
-from .encoder import chain_spans, export_request, otlp_json
+from .encoder import SCOPE, chain_spans, export_request, otlp_json, resource
 from .transport import Answer
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ DEFAULT_BATCH_SPANS = 512
 DEFAULT_BATCH_BYTES = 4_000_000
 SPAN_OVERHEAD = 8
 """Bytes a span costs beyond its own encoding (field tag and length prefix), an upper bound."""
+GROUP_OVERHEAD = 32
+"""Bytes each repo's `ResourceSpans`/`ScopeSpans` framing costs beyond its resource and scope."""
 
 
 class Exporter(Protocol):
@@ -94,6 +96,7 @@ class OtlpSink:
         self.stats = SinkStats()
         self._queue: list[_Queued] = []
         self._size = 0
+        self._repos: set[Repo] = set()
         self._ledger = _Ledger()
 
     def add(self, chain: Chain) -> list[Chain]:
@@ -104,9 +107,13 @@ class OtlpSink:
         done: list[Chain] = []
         for span in spans:
             size = span.ByteSize() + SPAN_OVERHEAD
+            if chain.repo not in self._repos:
+                size += self._group_size(chain.repo)
             if self._queue and self._size + size > self.batch_bytes:
                 done.extend(self._send_queue())
+                size = span.ByteSize() + SPAN_OVERHEAD + self._group_size(chain.repo)
             self._queue.append(_Queued(chain.repo, span, chain))
+            self._repos.add(chain.repo)
             self._size += size
             if len(self._queue) >= self.batch_spans:
                 done.extend(self._send_queue())
@@ -119,8 +126,15 @@ class OtlpSink:
         """Release the transport; spans not flushed are dropped (their chains were not acked)."""
         self.exporter.close()
 
+    def _group_size(self, repo: Repo) -> int:
+        """What one more repo adds to a body: its resource, the scope, their framing."""
+        return (
+            resource(repo, self.resource_attributes).ByteSize() + SCOPE.ByteSize() + GROUP_OVERHEAD
+        )
+
     def _send_queue(self) -> list[Chain]:
         queued, self._queue, self._size = self._queue, [], 0
+        self._repos = set()
         return self._send(queued)
 
     def _send(self, queued: list[_Queued]) -> list[Chain]:
