@@ -15,7 +15,8 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
+
     from urllib3.connectionpool import ConnectionPool
     from urllib3.response import BaseHTTPResponse
 

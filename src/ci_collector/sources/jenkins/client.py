@@ -33,6 +33,7 @@ from ...transport import (
     limit_session,
 )
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
+from .identity import server_identity
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=BaseException)
@@ -153,9 +154,9 @@ class JenkinsClient:
         retry_seconds: float = 300.0,
         max_body_mb: float = DEFAULT_MAX_BODY_MB,
     ) -> None:
-        parts = http_url("--url", url)
+        http_url("--url", url)  # one line for a malformed --url, before any request
         self.base = url.rstrip("/") + "/"
-        self.host = (parts.netloc + parts.path.rstrip("/")).lower()
+        self.host = server_identity(url)
         """Server identity in natural keys: host plus any path prefix (``ci.acme/jenkins``)."""
         self.server = jenkins.Jenkins(self.base, username=user, password=token, timeout=timeout)
         if not verify:
