@@ -11,6 +11,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -121,6 +122,7 @@ def mapped(run: Run) -> list[EventDict] | None:
 PROPERTIES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow  # 200 arbitrary trees, up to 8 deep: about 20 s
 @PROPERTIES
 @given(runs())
 def test_any_run_tree_maps_to_a_chain_trunk_accepts(run: Run) -> None:

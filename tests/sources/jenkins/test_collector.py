@@ -319,8 +319,8 @@ def test_malformed_describe_skips_only_that_build(jenkins: JenkinsStandIn) -> No
 
 def test_html_answer_and_bad_credentials_and_unreachable() -> None:
     with running_jenkins(USER, TOKEN) as server:
-        server.html = True
-        with pytest.raises(RemoteError, match="not JSON"):
+        server.html = True  # a login page answering the first request: not a Jenkins root
+        with pytest.raises(UserError, match="not a Jenkins root"):
             collect(server)
         server.html = False
         client = JenkinsClient(server.url, USER, "wrong-token-000", timeout=5)

@@ -65,7 +65,7 @@ def test_cli_user_errors_are_one_line(tmp_path: Path) -> None:
         jenkins.html = True
         html = run_cli("jenkins", "--url", jenkins.url, "--output", str(tmp_path / "o"))
         url = jenkins.url
-    assert html.returncode == 1 and len(html.stderr.strip().splitlines()) == 1
+    assert html.returncode == 2 and len(html.stderr.strip().splitlines()) == 1
     assert "not JSON" in html.stderr
     down = run_cli("jenkins", "--url", url, "--output", str(tmp_path / "o"))
     assert down.returncode == 1 and "cannot reach Jenkins" in down.stderr
