@@ -24,6 +24,7 @@ from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRe
 from ..sinks.base import Chain
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import State, StateBusy, default_state_path
+from .params import Seconds
 
 log = logging.getLogger("ci_collector")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -111,7 +112,7 @@ def delivery_options(func: F) -> F:
         ),
         click.option(
             "--retry-seconds",
-            type=click.FloatRange(0),
+            type=Seconds(0),
             default=300.0,
             show_default=True,
             envvar="CI_COLLECTOR_RETRY_SECONDS",

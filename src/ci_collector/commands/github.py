@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,27 +11,8 @@ import click
 from ..errors import UserError
 from ..sources.github.client import DEFAULT_API_URL, GitHubClient
 from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
-from ..times import WHEN
 from .common import DeliveryConfig, collect, delivery_options
-
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class Duration(click.ParamType[timedelta]):
-    """``3d``, ``12h``, ``90m``, ``2w``."""
-
-    name = "DURATION"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> timedelta:
-        if isinstance(value, timedelta):
-            return value
-        match = _DURATION.match(str(value))
-        if not match:
-            self.fail(f"{value!r} is not a duration like 3d, 12h, 90m or 2w", param, ctx)
-        return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+from .params import WHEN, Duration, Seconds
 
 
 @click.command("github")
@@ -74,7 +53,7 @@ class Duration(click.ParamType[timedelta]):
 )
 @click.option(
     "--max-wait",
-    type=click.FloatRange(0),
+    type=Seconds(0),
     default=60.0,
     show_default=True,
     envvar="CI_COLLECTOR_MAX_WAIT",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -17,32 +15,13 @@ from ..report.render_html import render_html
 from ..report.render_json import render_json
 from ..report.render_text import render_text
 from ..state import default_state_path
-from ..times import WHEN
-
-_SPAN = re.compile(r"^\s*(\d+)\s*(h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-
-
-class Span(click.ParamType[timedelta]):
-    """A window length: ``30d``, ``12h``, ``2w``."""
-
-    name = "SPAN"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> timedelta:
-        if isinstance(value, timedelta):
-            return value
-        match = _SPAN.match(str(value))
-        if not match or int(match.group(1)) == 0:
-            self.fail(f"{value!r} is not a window length like 30d, 12h or 2w", param, ctx)
-        return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+from .params import WHEN, Duration
 
 
 @click.command("report")
 @click.option(
     "--window",
-    type=Span(),
+    type=Duration(minimum=timedelta(hours=1)),
     default="30d",
     show_default=True,
     help="How far back to look; the trend compares with the window before it.",
