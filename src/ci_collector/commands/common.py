@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import logs, secrets
+from .. import secrets
 from ..errors import CollectorError, ComeBackLater, RemoteError, UserError
 from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
@@ -24,36 +24,10 @@ from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRe
 from ..sinks.base import Chain
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import State, StateBusy, default_state_path
-from .params import Seconds
+from .params import Seconds, configure_logging, logging_options
 
 log = logging.getLogger("ci_collector")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def logging_options(func: F) -> F:
-    """``--verbose``/``--quiet``/``--log-format``, applied to every command."""
-    func = click.option(
-        "--log-format",
-        type=click.Choice(["text", "json"]),
-        default="text",
-        show_default=True,
-        envvar="CI_COLLECTOR_LOG_FORMAT",
-        help="Log lines for people, or JSON for shippers.",
-    )(func)
-    func = click.option(
-        "-q",
-        "--quiet",
-        is_flag=True,
-        envvar="CI_COLLECTOR_QUIET",
-        help="Only errors on stderr.",
-    )(func)
-    return click.option(
-        "-v",
-        "--verbose",
-        count=True,
-        envvar="CI_COLLECTOR_VERBOSE",
-        help="More detail (-vv also shows every HTTP request).",
-    )(func)
 
 
 def delivery_options(func: F) -> F:
@@ -168,7 +142,7 @@ class DeliveryConfig:
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> DeliveryConfig:
         """Pop the shared options out of a command's keyword arguments."""
-        logs.configure(options.pop("verbose"), options.pop("quiet"), options.pop("log_format"))
+        configure_logging(options)
         config = cls(**{name: options.pop(name) for name in cls.__dataclass_fields__})
         secrets.register(config.trunk_token)
         if config.insecure:

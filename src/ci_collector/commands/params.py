@@ -7,12 +7,16 @@ The parsers know nothing of click; these types turn their ValueError into a usag
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
+from .. import logs
 from ..times import parse_duration, parse_when
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class When(click.ParamType[datetime]):
@@ -67,3 +71,38 @@ class Seconds(click.FloatRange):
 
 
 WHEN = When()
+
+
+def logging_options(func: F) -> F:
+    """``--verbose``/``--quiet``/``--log-format``, applied to every command.
+
+    The same flags are accepted before the subcommand (`ci-collector -q github ...`);
+    `configure_logging` combines both places.
+    """
+    func = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default=None,
+        envvar="CI_COLLECTOR_LOG_FORMAT",
+        help="Log lines for people (text, the default), or JSON for shippers; "
+        "also accepted before the subcommand, like -v and -q.",
+    )(func)
+    func = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        envvar="CI_COLLECTOR_QUIET",
+        help="Only errors on stderr.",
+    )(func)
+    return click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        envvar="CI_COLLECTOR_VERBOSE",
+        help="More detail (-vv also shows every HTTP request).",
+    )(func)
+
+
+def configure_logging(options: dict[str, Any]) -> None:
+    """Pop the logging flags out of a command's keyword arguments and apply them."""
+    logs.configure(options.pop("verbose"), options.pop("quiet"), options.pop("log_format"))

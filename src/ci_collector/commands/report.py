@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,7 +17,9 @@ from ..report.render_html import render_html
 from ..report.render_json import render_json
 from ..report.render_text import render_text
 from ..state import default_state_path
-from .params import WHEN, Duration
+from .params import WHEN, Duration, configure_logging, logging_options
+
+log = logging.getLogger("ci_collector")
 
 
 @click.command("report")
@@ -81,6 +85,7 @@ from .params import WHEN, Duration
     envvar="CI_COLLECTOR_STATE",
     help=f"State file holding the store [env CI_COLLECTOR_STATE; default {default_state_path()}].",
 )
+@logging_options
 def report(
     window: timedelta,
     until: datetime | None,
@@ -93,15 +98,18 @@ def report(
     output: str,
     input_path: str | None,
     state_path: str | None,
+    **log_flags: Any,
 ) -> int:
     """Success rate, durations, queue time, MTTR, flaky jobs and slow steps, per workflow.
 
     Reads the events stored by a collector run without TRUNK_API_TOKEN (or with --store).
     """
+    configure_logging(log_flags)
     store = _open_store(input_path, state_path)
     try:
         end = until or datetime.now(timezone.utc)
         end_ms = int(end.timestamp() * 1000)
+        log.debug("report window %s .. %s", end - window, end)
         query = ReportQuery(
             start_ms=end_ms - int(window.total_seconds() * 1000),
             end_ms=end_ms,

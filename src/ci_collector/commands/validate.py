@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import sys
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
 
 from ..validate import validate_lines
+from .params import configure_logging, logging_options
 
 
 @click.command()
 @click.argument("file", type=click.File("rb"))
-def validate(file: BinaryIO) -> int:
+@logging_options
+def validate(file: BinaryIO, **log_flags: Any) -> int:
     """Check JSON-lines request bodies (as written by --output) against Trunk's contract.
 
     Prints every problem with its field path, e.g. `line 1: events[3].finishedAt: earlier
     than createdAt`, and exits 1 if there is any. Parents outside the file are warnings.
     """
+    configure_logging(log_flags)
     report = validate_lines(file)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 from rich.table import Table
 
+from ..terminal import printable
 from .format import change, duration, percent, rate
 from .model import Metrics, Report, Trend, WorkflowSummary
 
@@ -18,6 +19,11 @@ BRANCH_CLASS_LABELS = {
     "bot": "bots",
     "other": "other branches",
 }
+
+
+def escape(text: str) -> str:
+    """A platform's name as inert text: no rich markup, no terminal control characters."""
+    return escape_markup(printable(text))
 
 
 def render_text(report: Report, width: int = 160, color: bool = False) -> str:
