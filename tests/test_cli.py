@@ -23,13 +23,13 @@ from tests.servers.trunk import TOKEN, TrunkStandIn
 TINY_COLLECTOR = '''
 import sys
 import click
-from ci_collector import times
+from ci_collector.commands import params
 from ci_collector.cli import cli, main
 from ci_collector.commands.common import DeliveryConfig, collect, delivery_options
 from tests.runs import make_run
 
 @click.command()
-@click.option("--since", type=times.WHEN, envvar="CI_COLLECTOR_SINCE")
+@click.option("--since", type=params.WHEN, envvar="CI_COLLECTOR_SINCE")
 @delivery_options
 def tiny(since, **options):
     """A stand-in collector: two runs of one repo, skipping those already delivered."""

@@ -21,9 +21,11 @@ from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
 from ..progress import Progress
 from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
-from ..sinks.base import Chain
+from ..sinks.base import Chain, SinkStats
+from ..sinks.jsonl import OutputFailed
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import State, StateBusy, default_state_path
+from .files import check_writable, write_failed
 from .params import Seconds, configure_logging, logging_options
 
 log = logging.getLogger("ci_collector")
@@ -144,6 +146,7 @@ class DeliveryConfig:
         """Pop the shared options out of a command's keyword arguments."""
         configure_logging(options)
         config = cls(**{name: options.pop(name) for name in cls.__dataclass_fields__})
+        check_writable(config.output, "--output")
         secrets.register(config.trunk_token)
         if config.insecure:
             log.warning("TLS certificate verification is OFF (--insecure)")
@@ -192,8 +195,15 @@ def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
     return TeeSink(trunk, StoreSink(store_path)) if config.store else trunk
 
 
-def collect(config: DeliveryConfig, source: RunSource) -> int:
-    """Lock the state, stream runs from `source` to the sink, remember what was delivered."""
+def collect(
+    config: DeliveryConfig,
+    source: RunSource,
+    on_done: Callable[[SinkStats], None] | None = None,
+) -> int:
+    """Lock the state, stream runs from `source` to the sink, remember what was delivered.
+
+    `on_done` gets the sink's counts however the delivery ended (what was accepted).
+    """
     with open_state(config) as state:
         if not config.dry_run:
             try:
@@ -201,7 +211,10 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
             except StateBusy as exc:
                 click.echo(f"ci-collector: {exc}; exiting (use --wait to queue)", err=True)
                 return 0
-        sink = build_sink(config, state.path)
+        try:
+            sink = build_sink(config, state.path)
+        except OSError as exc:
+            raise write_failed("--output", str(config.output), exc) from None
         skip = SkipPolicy(config.fail_fast)
 
         def remember(chains: list[Chain]) -> None:
@@ -229,12 +242,20 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
             raise RemoteError(str(exc)) from None
         except DeliveryFailed as exc:
             raise ComeBackLater(str(exc)) from None
+        except OutputFailed as exc:
+            raise write_failed("--output", str(config.output), exc.cause) from None
         except CollectorError:
             if summary.delivered_runs:  # stopped early (a rate limit): say what got through
                 report(summary, sink, config)
             raise
         finally:
-            sink.close()
+            try:
+                sink.close()
+            except OSError as exc:
+                raise write_failed("--output", str(config.output), exc) from None
+            finally:
+                if on_done is not None:
+                    on_done(sink.stats)
         report(summary, sink, config)
         return summary.exit_code
 

@@ -9,9 +9,11 @@ from urllib.parse import urlsplit
 import click
 
 from ..errors import UserError
+from ..sinks.base import SinkStats
 from ..sources.github.client import DEFAULT_API_URL, GitHubClient
 from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
 from .common import DeliveryConfig, collect, delivery_options
+from .files import check_writable, write_failed
 from .params import WHEN, Duration, Seconds
 
 
@@ -89,6 +91,13 @@ def github(**options: Any) -> int:
     """
     config = DeliveryConfig.from_options(options)
     query = _query(options)
+    github_output = options["github_output"]
+    check_writable(github_output, "--github-output")
+    accepted: dict[str, int] = {"events": 0}
+
+    def count(stats: SinkStats) -> None:
+        accepted["events"] = stats.events_sent
+
     client = GitHubClient(
         _api_url(options["github_api_url"]),
         options["github_token"] or None,
@@ -98,12 +107,20 @@ def github(**options: Any) -> int:
     )
     collector = GitHubCollector(client, query)
     try:
-        return collect(config, collector)
+        return collect(config, collector, on_done=count)
     finally:
         client.close()
-        if options["github_output"]:
-            with Path(options["github_output"]).open("a", encoding="utf-8") as out:
-                out.write(f"events={collector.events}\n")
+        if github_output:
+            _write_output(github_output, accepted["events"])
+
+
+def _write_output(path: str, events: int) -> None:
+    """The step output: events the sink accepted (Trunk's 2xx, or lines written dry)."""
+    try:
+        with Path(path).open("a", encoding="utf-8") as out:
+            out.write(f"events={events}\n")
+    except OSError as exc:
+        raise write_failed("--github-output", path, exc) from None
 
 
 def _api_url(text: str) -> str:

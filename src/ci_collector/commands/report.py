@@ -17,6 +17,7 @@ from ..report.render_html import render_html
 from ..report.render_json import render_json
 from ..report.render_text import render_text
 from ..state import default_state_path
+from .files import check_writable, write_failed
 from .params import WHEN, Duration, configure_logging, logging_options
 
 log = logging.getLogger("ci_collector")
@@ -105,6 +106,7 @@ def report(
     Reads the events stored by a collector run without TRUNK_API_TOKEN (or with --store).
     """
     configure_logging(log_flags)
+    check_writable(output, "--output")
     store = _open_store(input_path, state_path)
     try:
         end = until or datetime.now(timezone.utc)
@@ -139,7 +141,7 @@ def report(
         try:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise UserError(f"--output {output}: {exc.strerror or exc}") from None
+            raise write_failed("--output", output, exc) from None
         click.echo(f"report written to {output}", err=True)
     return 0
 
