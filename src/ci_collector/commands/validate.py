@@ -27,7 +27,7 @@ def validate(file: BinaryIO, **log_flags: Any) -> int:
         click.echo(f"warning: {warning}", err=True)
     errors = list(report.errors)
     if report.bodies == 0:  # a dry run that wrote nothing is not a valid delivery
-        errors.append(f"no request bodies in {file.name} (empty file?)")
+        errors.append(f"no request bodies in {getattr(file, 'name', '<stdin>')} (empty file?)")
     for error in errors:
         click.echo(error)
     verdict = "invalid" if errors else "valid"
