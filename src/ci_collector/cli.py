@@ -14,9 +14,10 @@ import sys
 
 import click
 
-from . import __version__, logs
+from . import __version__, actions, logs
 from .errors import EXIT_USAGE, CollectorError
 from .secrets import redact
+from .terminal import printable
 
 COMMANDS = {
     "github": "ci_collector.commands.github:github",
@@ -118,4 +119,5 @@ def _json_requested(args: list[str]) -> bool:
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
     one_line = " ".join(redact(message).split())  # usage errors span lines: keep the one
     click.echo(logs.final_error(one_line, code), err=True)
+    actions.append_summary(f"### ci-collector failed (exit {code})\n\n{printable(one_line)}\n")
     sys.exit(code)

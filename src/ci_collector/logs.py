@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from . import actions
 from .secrets import RedactingFilter
 from .terminal import printable, printable_lines
 
@@ -25,6 +26,18 @@ class NeutralisingFilter(logging.Filter):
         elif record.exc_text:
             record.exc_text = printable_lines(record.exc_text)
         return True
+
+
+class ActionsFormatter(logging.Formatter):
+    """Inside GitHub Actions: warnings and errors as workflow commands (annotations)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.ERROR:
+            return actions.workflow_command("error", text)
+        if record.levelno >= logging.WARNING:
+            return actions.workflow_command("warning", text)
+        return f"{record.levelname} {text}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -75,6 +88,8 @@ def final_error(message: str, exit_code: int) -> str:
     """The last line a failing command prints: plain text, or a JSON record under json logs."""
     message = printable(message)
     if current_format() != "json":
+        if actions.in_actions():
+            return actions.workflow_command("error", f"ci-collector: error: {message}")
         return f"ci-collector: error: {message}"
     entry = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -100,6 +115,8 @@ def configure(verbose: int = 0, quiet: bool = False, log_format: str | None = "t
     handler.addFilter(NeutralisingFilter())
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
+    elif actions.in_actions():
+        handler.setFormatter(ActionsFormatter("%(message)s"))
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     root = logging.getLogger()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,6 @@ def test_a_file_without_bodies_is_an_error(
 def test_stdin_without_bodies_is_an_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import io  # noqa: PLC0415
-
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"")))
     result = invoke(monkeypatch, capsys, "validate", "-")
     assert result.code == 1, result.stderr

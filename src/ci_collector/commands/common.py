@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import secrets
+from .. import actions, secrets
 from ..errors import CollectorError, ComeBackLater, RemoteError, UserError
 from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
@@ -147,6 +147,8 @@ class DeliveryConfig:
         configure_logging(options)
         config = cls(**{name: options.pop(name) for name in cls.__dataclass_fields__})
         check_writable(config.output, "--output")
+        if config.output is None and not config.store and not (config.trunk_token or "").strip():
+            _refuse_throwaway_store()
         secrets.register(config.trunk_token)
         if config.insecure:
             log.warning("TLS certificate verification is OFF (--insecure)")
@@ -155,6 +157,16 @@ class DeliveryConfig:
     @property
     def dry_run(self) -> bool:
         return self.output is not None
+
+
+def _refuse_throwaway_store() -> None:
+    """Inside GitHub Actions a local store dies with the runner: no token, nothing kept."""
+    if actions.in_actions():
+        raise UserError(
+            "no Trunk token in GitHub Actions: set TRUNK_API_TOKEN (the action's "
+            "trunk-token input); events stored on a runner are thrown away. For a "
+            "dry run use --output FILE, to keep a local store anyway use --store"
+        )
 
 
 RunSource = Callable[[State, SkipPolicy], Iterable[Run]]
@@ -280,5 +292,6 @@ def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
             f"kept in {Path(config.dead_letter)}"
         )
     log.info("%s", line)
+    actions.append_summary(f"### ci-collector\n\n{line}\n")
     if config.output == "-":
         sys.stdout.flush()
