@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -73,6 +74,13 @@ log = logging.getLogger("ci_collector")
     help="Write the report here [default: stdout].",
 )
 @click.option(
+    "--width",
+    type=click.IntRange(40, 1000),
+    envvar="CI_COLLECTOR_WIDTH",
+    help="Columns of the text report [default: the terminal's width, or $COLUMNS, else 120]; "
+    "narrower reports show fewer metric columns rather than wrap.",
+)
+@click.option(
     "--input",
     "input_path",
     type=click.Path(dir_okay=False, exists=True),
@@ -97,6 +105,7 @@ def report(
     limit: int,
     output_format: str,
     output: str,
+    width: int | None,
     input_path: str | None,
     state_path: str | None,
     **log_flags: Any,
@@ -134,7 +143,8 @@ def report(
     elif output_format == "html":
         text = render_html(result)
     else:
-        text = render_text(result, color=output == "-" and sys.stdout.isatty())
+        columns = width or shutil.get_terminal_size(fallback=(120, 24)).columns
+        text = render_text(result, width=columns, color=output == "-" and sys.stdout.isatty())
     if output == "-":
         click.echo(text, nl=False)
     else:
