@@ -128,7 +128,7 @@ def _workflows(report: Report, shown: tuple[str, ...], width: int) -> Table:
     table = Table(title="Workflows and pipelines", title_justify="left")
     table.add_column("Workflow / pipeline", overflow="fold", min_width=20)
     _metric_columns(table, shown)
-    extras = ("MTTR", "Trend (runs / success / p95)") if width >= WIDE else ()
+    extras: tuple[str, ...] = ("MTTR", "Trend (runs / success / p95)") if width >= WIDE else ()
     extras = ("MTTR",) if MEDIUM <= width < WIDE else extras
     for title in extras:
         table.add_column(title, justify="right", no_wrap=True)
