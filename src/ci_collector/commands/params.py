@@ -54,8 +54,17 @@ class Duration(click.ParamType[timedelta]):
             except ValueError as exc:
                 self.fail(str(exc), param, ctx)
         if parsed < self.minimum:
-            self.fail(f"{value!r} is shorter than {self.minimum}", param, ctx)
+            self.fail(f"{value!r} is shorter than {_spoken(self.minimum)}", param, ctx)
         return parsed
+
+
+def _spoken(length: timedelta) -> str:
+    """``1h`` rather than ``1:00:00``: the way the option is typed."""
+    seconds = int(length.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 class Seconds(click.FloatRange):
