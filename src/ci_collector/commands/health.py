@@ -18,6 +18,7 @@ import click
 from ..errors import EXIT_OK, EXIT_PARTIAL, UserError
 from ..state import SourceSummary, State, default_state_path
 from ..terminal import printable
+from ..times import iso_to_ms
 from .params import Duration, configure_logging, logging_options
 
 
@@ -31,13 +32,10 @@ def open_existing(state_path: str | None) -> State:
 
 def age_of(summary: SourceSummary, now: datetime) -> timedelta | None:
     """How long ago the source last succeeded; None if never (or unreadable)."""
-    if not summary.last_success:
+    ms = iso_to_ms(summary.last_success)
+    if ms is None:
         return None
-    try:
-        when = datetime.fromisoformat(summary.last_success.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return now - (when if when.tzinfo else when.replace(tzinfo=timezone.utc))
+    return now - datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
 def describe_age(age: timedelta | None) -> str:
