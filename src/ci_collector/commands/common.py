@@ -20,11 +20,13 @@ from ..errors import CollectorError, ComeBackLater, RemoteError, UserError
 from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
 from ..progress import Progress
+from ..retry import set_invocation_deadline
 from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
 from ..sinks.base import Chain, SinkStats
 from ..sinks.jsonl import OutputFailed
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import State, StateBusy, default_state_path
+from ..transport import DEADLINE_PER_TIMEOUT, DEFAULT_MAX_BODY_MB
 from .files import check_writable, write_failed
 from .params import Seconds, configure_logging, logging_options
 
@@ -96,11 +98,31 @@ def delivery_options(func: F) -> F:
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(0.1),
+            type=Seconds(0.1, 3600),
             default=30.0,
             show_default=True,
             envvar="CI_COLLECTOR_TIMEOUT",
-            help="Seconds per HTTP request.",
+            help="Seconds an HTTP connect or read may wait; a whole request (a server "
+            f"trickling its answer) ends after {DEADLINE_PER_TIMEOUT}x this.",
+        ),
+        click.option(
+            "--deadline",
+            type=Seconds(1),
+            default=21600.0,
+            show_default=True,
+            envvar="CI_COLLECTOR_DEADLINE",
+            help="Seconds this invocation may spend on HTTP, waits included; then it exits "
+            "75 (what was delivered is recorded).",
+        ),
+        click.option(
+            "--max-body",
+            type=click.FloatRange(0.001, 4096),
+            default=DEFAULT_MAX_BODY_MB,
+            show_default=True,
+            envvar="CI_COLLECTOR_MAX_BODY",
+            metavar="MB",
+            help="Largest HTTP answer read from a platform, in MB; a larger one ends the "
+            "command with one line.",
         ),
         click.option(
             "--insecure",
@@ -140,6 +162,8 @@ class DeliveryConfig:
     fail_fast: bool
     wait: bool
     store: bool = False
+    deadline: float | None = None
+    max_body: float = DEFAULT_MAX_BODY_MB
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> DeliveryConfig:
@@ -150,6 +174,7 @@ class DeliveryConfig:
         if config.output is None and not config.store and not (config.trunk_token or "").strip():
             _refuse_throwaway_store()
         secrets.register(config.trunk_token)
+        set_invocation_deadline(config.deadline)
         if config.insecure:
             log.warning("TLS certificate verification is OFF (--insecure)")
         return config

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -12,6 +11,7 @@ from ..errors import UserError
 from ..sinks.base import SinkStats
 from ..sources.github.client import DEFAULT_API_URL, GitHubClient
 from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
+from ..transport import http_url
 from .common import DeliveryConfig, collect, delivery_options
 from .files import check_writable, write_failed
 from .params import WHEN, Duration, Seconds
@@ -104,6 +104,8 @@ def github(**options: Any) -> int:
         timeout=config.timeout,
         max_wait=options["max_wait"],
         verify=not config.insecure,
+        retry_seconds=config.retry_seconds,
+        max_body_mb=config.max_body,
     )
     collector = GitHubCollector(client, query)
     try:
@@ -124,9 +126,7 @@ def _write_output(path: str, events: int) -> None:
 
 
 def _api_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"--github-api-url {text!r} is not an http(s) URL")
+    http_url("--github-api-url", text)
     return text
 
 
