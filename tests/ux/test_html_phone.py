@@ -17,6 +17,8 @@ import pytest
 from ci_collector.report.render_html import render_html
 from tests.report.test_html_browser import busy_history, headless
 
+pytestmark = pytest.mark.slow  # a real headless browser
+
 MEASURE = """
 <script>
 (function () {
