@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     logs.reset("json" if _json_requested(args) else None)
     if not args:  # help is what was asked for: stdout, success
-        click.echo(cli.get_help(click.Context(cli, info_name="ci-collector")))
+        click.echo(
+            cli.get_help(click.Context(cli, info_name="ci-collector", **cli.context_settings))
+        )
         sys.exit(0)
     try:
         code = cli.main(args=args, prog_name="ci-collector", standalone_mode=False)
