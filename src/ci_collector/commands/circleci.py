@@ -20,6 +20,7 @@ from ..sources.circleci.source import CircleCISource
 from ..state import State
 from ..times import WHEN
 from .common import DeliveryConfig, collect, delivery_options
+from .concurrency import concurrency_option
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)?\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -70,6 +71,7 @@ def parse_lookback(text: str) -> timedelta:
     show_default=True,
     help="API v2 base URL (for CircleCI server) [env CIRCLECI_API_URL].",
 )
+@concurrency_option
 @delivery_options
 def circleci(
     project_slug: str,
@@ -103,6 +105,8 @@ def circleci(
             verify=not config.insecure,
             retry_budget=config.retry_seconds,
         ) as client:
-            yield from CircleCISource(client, project, branch, since, window)(state, skip)
+            yield from CircleCISource(
+                client, project, branch, since, window, concurrency=options["concurrency"]
+            )(state, skip)
 
     return collect(config, source)

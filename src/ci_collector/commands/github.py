@@ -15,6 +15,7 @@ from ..sources.github.client import DEFAULT_API_URL, GitHubClient
 from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
 from ..times import WHEN
 from .common import DeliveryConfig, collect, delivery_options
+from .concurrency import concurrency_option
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -100,6 +101,16 @@ class Duration(click.ParamType[timedelta]):
     envvar="GITHUB_OUTPUT",
     help="Append 'events=N' here (a GitHub Actions step output file).",
 )
+@click.option(
+    "--github-max-rate",
+    type=click.FloatRange(0),
+    default=14.0,
+    show_default=True,
+    envvar="CI_COLLECTOR_GITHUB_MAX_RATE",
+    help="At most this many GitHub requests a second, whatever --concurrency is (GitHub "
+    "allows 900 a minute); 0: no pacing (GitHub Enterprise without rate limits).",
+)
+@concurrency_option
 @delivery_options
 def github(**options: Any) -> int:
     """Collect GitHub Actions workflow run attempts, jobs and steps.
@@ -116,8 +127,9 @@ def github(**options: Any) -> int:
         timeout=config.timeout,
         max_wait=options["max_wait"],
         verify=not config.insecure,
+        max_rate=options["github_max_rate"] or None,
     )
-    collector = GitHubCollector(client, query)
+    collector = GitHubCollector(client, query, concurrency=options["concurrency"])
     try:
         return collect(config, collector)
     finally:

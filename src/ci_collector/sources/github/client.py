@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from urllib3.util.retry import Retry
 
 from ... import __version__, secrets
 from ...errors import ComeBackLater, RemoteError
+from ...pacing import Pacer
 from ...times import ms_to_iso
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
 
@@ -93,13 +95,18 @@ class GitHubClient:
         verify: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        max_rate: float | None = None,
+        auth: Auth.Auth | None = None,
     ) -> None:
         secrets.register(token)
         self.api_url = api_url.rstrip("/")
         self.max_wait = max_wait
         self.budget = Budget()
+        self.pacer = Pacer(max_rate)
+        """Requests a second across every worker thread (None: unpaced), and their pause."""
         self._sleep = sleep
         self._clock = clock
+        self._lock = threading.Lock()
         # Only transport failures and 5xx are retried down here; 403/429 rate limits come
         # back to `_send`, which knows --max-wait (urllib3 would sleep any Retry-After).
         transient = Retry(
@@ -113,8 +120,10 @@ class GitHubClient:
             raise_on_status=False,
             respect_retry_after_header=False,
         )
-        self._github = Github(
-            auth=Auth.Token(token) if token else None,
+        # PyGithub's connection object keeps the request being built in attributes, so
+        # one per thread (workers of `prefetch.OrderedPrefetch` fetch jobs pages).
+        self._make_github: Callable[[], Github] = lambda: Github(
+            auth=auth or (Auth.Token(token) if token else None),
             base_url=self.api_url,
             timeout=max(1, round(timeout)),
             user_agent=f"ci-collector/{__version__}",
@@ -125,10 +134,29 @@ class GitHubClient:
             seconds_between_writes=0,
             lazy=True,
         )
-        self._requester = self._github.requester
+        self._local = threading.local()
+        self._all: list[Github] = []
+        self._github = self._thread_github()
+
+    @property
+    def _requester(self) -> Any:
+        return self._thread_github().requester
+
+    def _thread_github(self) -> Github:
+        github: Github | None = getattr(self._local, "github", None)
+        if github is None:
+            github = self._make_github()
+            quiet_environment(github.requester)
+            self._local.github = github
+            with self._lock:
+                self._all.append(github)
+        return github
 
     def close(self) -> None:
-        self._github.close()
+        with self._lock:
+            for github in self._all:
+                github.close()
+            self._all.clear()
 
     # ---- public --------------------------------------------------------------------
 
@@ -163,6 +191,7 @@ class GitHubClient:
         self, path: str, params: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, Any], str]:
         for tries in range(MAX_RATE_LIMIT_TRIES):
+            self.pacer.wait()
             try:
                 status, response_headers, body = self._requester.requestJson(
                     "GET", path, params, dict(headers)
@@ -182,21 +211,24 @@ class GitHubClient:
             if status in (403, 429):
                 wait = self._rate_limit_wait(status, response_headers, body, tries)
                 if wait is not None:
+                    self.pacer.pause(wait)  # every worker stops at once, as GitHub asks
                     self._sleep(wait)
-                    self.budget.waited_seconds += wait
+                    with self._lock:
+                        self.budget.waited_seconds += wait
                     continue
             return status, response_headers, body
         raise ComeBackLater(f"GitHub kept rate-limiting GET {path}; run again later")
 
     def _observe(self, status: int, headers: Mapping[str, Any]) -> None:
-        self.budget.requests += 1
-        if status == 304:
-            self.budget.not_modified += 1
         remaining = _int_header(headers, "x-ratelimit-remaining")
-        if remaining is not None:
-            self.budget.remaining = remaining
-            self.budget.limit = _int_header(headers, "x-ratelimit-limit")
-            self.budget.reset_epoch = _int_header(headers, "x-ratelimit-reset")
+        with self._lock:
+            self.budget.requests += 1
+            if status == 304:
+                self.budget.not_modified += 1
+            if remaining is not None:
+                self.budget.remaining = remaining
+                self.budget.limit = _int_header(headers, "x-ratelimit-limit")
+                self.budget.reset_epoch = _int_header(headers, "x-ratelimit-reset")
 
     def _rate_limit_wait(
         self, status: int, headers: Mapping[str, Any], body: str, tries: int
@@ -250,6 +282,28 @@ class GitHubClient:
             return json.loads(body)
         except ValueError:
             raise RemoteError(f"GitHub sent a body that is not JSON for GET {path}") from None
+
+
+def quiet_environment(requester: Any) -> None:
+    """Read the proxy environment once, not on every request.
+
+    requests re-reads every environment variable (``merge_environment_settings``) on
+    each call, about a quarter of a millisecond a request; the proxies and CA bundle it
+    would find are looked up here once for the API's URL and fixed on the session.
+    """
+    original = requester._Requester__connectionClass
+
+    class Connection(original):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            url = f"{self.protocol}://{self.host}:{self.port}/"
+            verify = getattr(self, "verify", True)
+            settings = self.session.merge_environment_settings(url, {}, None, verify, None)
+            self.session.proxies = settings["proxies"]
+            self.verify = settings["verify"]
+            self.session.trust_env = False
+
+    requester._Requester__connectionClass = Connection
 
 
 def _int_header(headers: Mapping[str, Any], name: str) -> int | None:

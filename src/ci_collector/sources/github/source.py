@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 from ...errors import RemoteError, UserError
 from ...model import Node, Repo, Run
 from ...pipeline import SkipPolicy
+from ...prefetch import OrderedPrefetch
 from ...state import State
 from ...times import iso_to_ms
 from .client import GitHubClient, NotFound, web_host
@@ -97,6 +98,12 @@ class _StateEtags:
         self._state.set_etag(url, self._source, etag, body)
 
 
+_Outcome = Run | tuple[str, str] | None
+"""A fetched attempt: the run, a skip (key, why), or nothing (not finished after all)."""
+_Fetch = Callable[[], _Outcome]
+"""The network half of collecting one attempt: runs in a prefetch worker thread."""
+
+
 @dataclass(slots=True)
 class _Span:
     """A window whose runs were handed on; the cursor may pass it once they are delivered."""
@@ -115,8 +122,11 @@ class GitHubCollector:
         *,
         now: datetime | None = None,
         env: dict[str, str] | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.client = client
+        self.prefetch = OrderedPrefetch(concurrency)
+        """Jobs pages of up to `concurrency` attempts in flight; runs still come in order."""
         self.query = query
         self.host = web_host(client.api_url)
         self.now = now or datetime.now(timezone.utc)
@@ -137,6 +147,7 @@ class GitHubCollector:
                     yield from self._poll(repo, source, state, skip)
                 state.record_success(source)
         finally:
+            self.prefetch.close()
             log.debug("%s", self.client.budget.describe())
 
     # ---- which repositories ----------------------------------------------------------
@@ -240,9 +251,14 @@ class GitHubCollector:
                     if created is not None:
                         moment = datetime.fromtimestamp(created / 1000, tz=timezone.utc)
                         ceiling = moment if ceiling is None else min(ceiling, moment)
-                for collected in self._attempts_of(repo, source, run, state, skip):
-                    span.keys.append(collected.natural_key)
-                    yield collected
+            fetches = (
+                fetch
+                for run in listed.runs
+                for fetch in self._attempt_fetches(repo, source, run, state)
+            )
+            for collected in self._fetched(fetches, skip):
+                span.keys.append(collected.natural_key)
+                yield collected
             if ceiling is not None:
                 span.until = min(span.until, ceiling)
             pending.append(span)
@@ -353,52 +369,74 @@ class GitHubCollector:
     def _attempts_of(
         self, repo: Repo, source: str, run: Any, state: State, skip: SkipPolicy
     ) -> Iterator[Run]:
+        yield from self._fetched(self._attempt_fetches(repo, source, run, state), skip)
+
+    def _attempt_fetches(self, repo: Repo, source: str, run: Any, state: State) -> Iterator[_Fetch]:
         """The listed (latest) attempt if finished, and earlier attempts not delivered yet,
-        so a re-run never hides attempt 1."""
+        so a re-run never hides attempt 1. Decided here, on the caller's thread (the
+        state is read); fetched by the returned functions, possibly in a worker."""
         try:
             run_id, latest = run_id_of(run), attempt_of(run)
         except (MalformedRun, AttributeError) as exc:
             ident = run.get("id") if isinstance(run, dict) else run
-            skip(f"{repo.slug} run {ident!r:.40}", str(exc) or "not an object")
+            skipped = f"{repo.slug} run {ident!r:.40}", str(exc) or "not an object"
+            yield lambda: skipped  # in its place in the ordered stream
             return
         base = f"/repos/{repo.owner}/{repo.name}/actions/runs/{run_id}"
         for earlier in range(1, latest):
             key = natural_key(repo, run_id, earlier)
             if state.is_delivered(key) and not state.is_delivered(key, PARTIAL_FINGERPRINT):
                 continue
-            try:
-                body = self.client.get(f"{base}/attempts/{earlier}")
-            except NotFound:
-                skip(key, "attempt not found (deleted?)")
-                continue
-            if isinstance(body, dict) and is_finished(body):
-                yield from self._attempt(repo, source, body, skip)
+            yield self._earlier_fetch(repo, source, f"{base}/attempts/{earlier}", key)
         if is_finished(run):
             key = natural_key(repo, run_id, latest)
             if not state.is_delivered(key, fingerprint_of(run)):
-                yield from self._attempt(repo, source, run, skip)
+                yield self._attempt_fetch(repo, source, run)
+
+    def _earlier_fetch(self, repo: Repo, source: str, path: str, key: str) -> _Fetch:
+        def fetch() -> _Outcome:
+            try:
+                body = self.client.get(path)
+            except NotFound:
+                return key, "attempt not found (deleted?)"
+            if isinstance(body, dict) and is_finished(body):
+                return self._attempt_fetch(repo, source, body)()
+            return None
+
+        return fetch
+
+    def _fetched(self, fetches: Iterable[_Fetch], skip: SkipPolicy) -> Iterator[Run]:
+        """Run the fetches (up to --concurrency at once), hand on runs in their order."""
+        for outcome in self.prefetch.map(_call, fetches):
+            if isinstance(outcome, Run):
+                self.events += _count_nodes(outcome.root)
+                yield outcome
+            elif outcome is not None:
+                skip(*outcome)
 
     def _attempt(
         self, repo: Repo, source: str, run: Any, skip: SkipPolicy, *, partial: bool = False
     ) -> Iterator[Run]:
+        yield from self._fetched([self._attempt_fetch(repo, source, run, partial=partial)], skip)
+
+    def _attempt_fetch(self, repo: Repo, source: str, run: Any, *, partial: bool = False) -> _Fetch:
         """One attempt with its jobs, or a skip naming it when GitHub's data will not map."""
-        try:
-            run_id, attempt = run_id_of(run), attempt_of(run)
-        except MalformedRun as exc:
-            skip(f"{repo.slug} run {run.get('id')!r:.40}", str(exc))
-            return
-        key = natural_key(repo, run_id, attempt)
-        try:
-            jobs = self._jobs(repo, run_id, attempt)
-            collected = build_run(repo, run, jobs, source=source, partial=partial)
-        except NotFound:
-            skip(key, "jobs not found (run deleted?)")
-            return
-        except MalformedRun as exc:
-            skip(key, str(exc))
-            return
-        self.events += _count_nodes(collected.root)
-        yield collected
+
+        def fetch() -> _Outcome:
+            try:
+                run_id, attempt = run_id_of(run), attempt_of(run)
+            except MalformedRun as exc:
+                return f"{repo.slug} run {run.get('id')!r:.40}", str(exc)
+            key = natural_key(repo, run_id, attempt)
+            try:
+                jobs = self._jobs(repo, run_id, attempt)
+                return build_run(repo, run, jobs, source=source, partial=partial)
+            except NotFound:
+                return key, "jobs not found (run deleted?)"
+            except MalformedRun as exc:
+                return key, str(exc)
+
+        return fetch
 
     def _jobs(self, repo: Repo, run_id: int, attempt: int) -> list[Any]:
         path = f"/repos/{repo.owner}/{repo.name}/actions/runs/{run_id}/attempts/{attempt}/jobs"
@@ -419,6 +457,10 @@ class GitHubCollector:
             if len(items) < PER_PAGE or len(jobs) >= total:
                 return jobs
             page += 1
+
+
+def _call(fetch: _Fetch) -> _Outcome:
+    return fetch()
 
 
 def _skipped_keys(skip: SkipPolicy) -> set[str]:

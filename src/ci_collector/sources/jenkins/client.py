@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -132,22 +133,25 @@ class JenkinsClient:
         # Retry what a busy controller or a flaky proxy gets wrong, a little, before
         # ending the poll with "come back later" (what was delivered is kept).
         retries = HTTPAdapter(
+            pool_maxsize=64,  # one kept-alive connection per --concurrency worker
             max_retries=Retry(
                 total=2,
                 backoff_factor=0.25,
                 status_forcelist=TRANSIENT_STATUS,
                 allowed_methods=frozenset({"GET"}),
                 raise_on_status=False,
-            )
+            ),
         )
         self.server._session.mount("http://", retries)
         self.server._session.mount("https://", retries)
         self.requests = 0
+        self._count_lock = threading.Lock()  # prefetch workers answer concurrently
         self.server._session.hooks["response"].append(self._count)
         self.blue_ocean = True
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.requests += 1
+        with self._count_lock:
+            self.requests += 1
 
     def get(self, path: str, tree: str | None = None, what: str = "") -> Any:
         """GET ``path`` (relative to the server) as JSON; `BuildGone` on 404."""
