@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 import click
 
 from ..errors import UserError
+from ..sources.github.app import AppCredentials, InstallationAuth, installation_for, integration
 from ..sources.github.client import DEFAULT_API_URL, GitHubClient
 from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
 from ..times import WHEN
@@ -96,6 +98,18 @@ class Duration(click.ParamType[timedelta]):
     help="GitHub token [env GITHUB_TOKEN]; optional for public repositories.",
 )
 @click.option(
+    "--github-app-id",
+    envvar="GITHUB_APP_ID",
+    metavar="ID",
+    help="Authenticate as this GitHub App (with its private key) instead of a token.",
+)
+@click.option(
+    "--github-app-private-key-file",
+    envvar="GITHUB_APP_PRIVATE_KEY_FILE",
+    type=click.Path(dir_okay=False),
+    help="The GitHub App's private key (PEM); or its text in GITHUB_APP_PRIVATE_KEY.",
+)
+@click.option(
     "--github-output",
     type=click.Path(dir_okay=False),
     envvar="GITHUB_OUTPUT",
@@ -121,13 +135,16 @@ def github(**options: Any) -> int:
     """
     config = DeliveryConfig.from_options(options)
     query = _query(options)
+    api_url = _api_url(options["github_api_url"])
+    auth = _app_auth(options, query, api_url, config)
     client = GitHubClient(
-        _api_url(options["github_api_url"]),
-        options["github_token"] or None,
+        api_url,
+        None if auth else options["github_token"] or None,
         timeout=config.timeout,
         max_wait=options["max_wait"],
         verify=not config.insecure,
         max_rate=options["github_max_rate"] or None,
+        auth=auth,
     )
     collector = GitHubCollector(client, query, concurrency=options["concurrency"])
     try:
@@ -137,6 +154,22 @@ def github(**options: Any) -> int:
         if options["github_output"]:
             with Path(options["github_output"]).open("a", encoding="utf-8") as out:
                 out.write(f"events={collector.events}\n")
+
+
+def _app_auth(
+    options: dict[str, Any], query: GitHubQuery, api_url: str, config: DeliveryConfig
+) -> InstallationAuth | None:
+    """A GitHub App's installation token (it wins over GITHUB_TOKEN), if one is configured."""
+    credentials = AppCredentials.from_options(
+        options["github_app_id"],
+        options["github_app_private_key_file"],
+        os.environ.get("GITHUB_APP_PRIVATE_KEY"),
+    )
+    if credentials is None:
+        return None
+    app = integration(credentials, api_url, timeout=config.timeout, verify=not config.insecure)
+    repos = [split_repo(repo) for repo in query.repos]
+    return InstallationAuth(app, installation_for(app, repos, query.orgs))
 
 
 def _api_url(text: str) -> str:
