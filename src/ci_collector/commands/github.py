@@ -124,6 +124,15 @@ class Duration(click.ParamType[timedelta]):
     help="At most this many GitHub requests a second, whatever --concurrency is (GitHub "
     "allows 900 a minute); 0: no pacing (GitHub Enterprise without rate limits).",
 )
+@click.option(
+    "--min-remaining",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    envvar="CI_COLLECTOR_MIN_REMAINING",
+    help="Leave at least this many requests of the token's rate limit to its other users: "
+    "stop (exit 75, naming the reset) rather than go below.",
+)
 @concurrency_option
 @delivery_options
 def github(**options: Any) -> int:
@@ -146,6 +155,7 @@ def github(**options: Any) -> int:
         max_rate=options["github_max_rate"] or None,
         auth=auth,
     )
+    client.min_remaining = options["min_remaining"]
     collector = GitHubCollector(client, query, concurrency=options["concurrency"])
     try:
         return collect(config, collector)

@@ -23,7 +23,7 @@ from github import Auth, Github
 from urllib3.util.retry import Retry
 
 from ... import __version__, secrets
-from ...errors import ComeBackLater, RemoteError
+from ...errors import CollectorError, ComeBackLater, RemoteError
 from ...pacing import Pacer
 from ...times import ms_to_iso
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
@@ -34,6 +34,10 @@ DEFAULT_API_URL = "https://api.github.com"
 MAX_RATE_LIMIT_TRIES = 6
 SECONDARY_BACKOFF_SECONDS = 60.0
 """GitHub's advice when a secondary limit comes without ``Retry-After``: wait a minute."""
+
+
+Answer = tuple[int, dict[str, Any], str]
+"""Status, response headers (lower-case names) and body of one GET."""
 
 
 class NotFound(Exception):
@@ -136,6 +140,12 @@ class GitHubClient:
         )
         self._local = threading.local()
         self._all: list[Github] = []
+        self._preloaded: dict[str, tuple[str | None, Answer | CollectorError]] = {}
+        self.min_remaining = 0
+        """Stop (`ComeBackLater`) rather than leave fewer requests than this to others."""
+        self.by_repo: dict[str, list[int]] = {}
+        """owner/name -> [requests, answered 304], for the closing budget line."""
+        self._in_flight = 0
         self._github = self._thread_github()
 
     @property
@@ -172,7 +182,13 @@ class GitHubClient:
         url = self._url_key(path, params)
         cached = cache.get(url) if cache is not None else None
         headers = {"If-None-Match": cached[0]} if cached else {}
-        status, response_headers, body = self._send(path, dict(params), headers)
+        early = self._preloaded.pop(url, None)
+        if early is not None and early[0] == headers.get("If-None-Match"):
+            if isinstance(early[1], CollectorError):
+                raise early[1]
+            status, response_headers, body = early[1]
+        else:
+            status, response_headers, body = self._send(path, dict(params), headers)
         if status == 304 and cached is not None:
             return self._decode(path, cached[1].decode())
         data = self._parse(path, status, body)
@@ -180,6 +196,25 @@ class GitHubClient:
         if cache is not None and etag:
             cache.put(url, etag, body.encode())
         return data
+
+    def fetch_early(
+        self, path: str, params: Mapping[str, str | int], etag: str | None
+    ) -> tuple[str, str | None, Answer | CollectorError]:
+        """A conditional GET sent ahead of time (a worker thread may send it); hand the
+        result to `preload` and the `get_cached` of the same URL and ETag will use it."""
+        headers = {"If-None-Match": etag} if etag else {}
+        try:
+            answer: Answer | CollectorError = self._send(path, dict(params), headers)
+        except CollectorError as exc:
+            answer = exc
+        return self._url_key(path, params), etag, answer
+
+    def preload(self, early: tuple[str, str | None, Answer | CollectorError]) -> None:
+        url, etag, answer = early
+        self._preloaded[url] = (etag, answer)
+
+    def url_key(self, path: str, params: Mapping[str, str | int]) -> str:
+        return self._url_key(path, params)
 
     # ---- internals -----------------------------------------------------------------
 
@@ -191,11 +226,13 @@ class GitHubClient:
         self, path: str, params: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, Any], str]:
         for tries in range(MAX_RATE_LIMIT_TRIES):
+            self._reserve(path)
             self.pacer.wait()
             try:
                 status, response_headers, body = self._requester.requestJson(
                     "GET", path, params, dict(headers)
                 )
+                self._observe(status, response_headers, path)
             except (requests.RequestException, OSError) as exc:
                 reason = untrusted_certificate(exc)
                 if reason is not None:
@@ -207,7 +244,8 @@ class GitHubClient:
                 raise ComeBackLater(
                     f"GitHub at {self.api_url} did not answer GET {path}: {type(exc).__name__}"
                 ) from None
-            self._observe(status, response_headers)
+            finally:
+                self._release()
             if status in (403, 429):
                 wait = self._rate_limit_wait(status, response_headers, body, tries)
                 if wait is not None:
@@ -219,16 +257,43 @@ class GitHubClient:
             return status, response_headers, body
         raise ComeBackLater(f"GitHub kept rate-limiting GET {path}; run again later")
 
-    def _observe(self, status: int, headers: Mapping[str, Any]) -> None:
+    def _reserve(self, path: str) -> None:
+        """Count a request in flight; refuse it if it would eat into --min-remaining."""
+        with self._lock:
+            left = self.budget.remaining
+            reserve = self.min_remaining
+            if reserve and left is not None and left - self._in_flight - 1 < reserve:
+                reset = ms_to_iso((self.budget.reset_epoch or 0) * 1000)
+                raise ComeBackLater(
+                    f"GitHub rate limit: {left} requests left, --min-remaining "
+                    f"{self.min_remaining} keeps the rest for the token's other users; it "
+                    f"resets at {reset}; what was sent is saved, run again then"
+                )
+            self._in_flight += 1
+
+    def _release(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _observe(self, status: int, headers: Mapping[str, Any], path: str = "") -> None:
         remaining = _int_header(headers, "x-ratelimit-remaining")
+        repo = _repo_of(path)
         with self._lock:
             self.budget.requests += 1
+            if repo is not None:
+                spent = self.by_repo.setdefault(repo, [0, 0])
+                spent[0] += 1
+                spent[1] += status == 304
             if status == 304:
                 self.budget.not_modified += 1
             if remaining is not None:
+                reset = _int_header(headers, "x-ratelimit-reset")
+                known = self.budget.remaining
+                if known is not None and reset == self.budget.reset_epoch:
+                    remaining = min(known, remaining)  # answers may arrive out of order
                 self.budget.remaining = remaining
                 self.budget.limit = _int_header(headers, "x-ratelimit-limit")
-                self.budget.reset_epoch = _int_header(headers, "x-ratelimit-reset")
+                self.budget.reset_epoch = reset
 
     def _rate_limit_wait(
         self, status: int, headers: Mapping[str, Any], body: str, tries: int
@@ -304,6 +369,12 @@ def quiet_environment(requester: Any) -> None:
             self.session.trust_env = False
 
     requester._Requester__connectionClass = Connection
+
+
+def _repo_of(path: str) -> str | None:
+    """``/repos/OWNER/NAME/...`` -> ``OWNER/NAME``."""
+    parts = path.split("/", 4)
+    return f"{parts[2]}/{parts[3]}" if len(parts) >= 4 and parts[1] == "repos" else None
 
 
 def _int_header(headers: Mapping[str, Any], name: str) -> int | None:

@@ -29,6 +29,7 @@ from ...prefetch import OrderedPrefetch
 from ...state import State
 from ...times import iso_to_ms
 from .client import GitHubClient, NotFound, web_host
+from .fanout import Early, FirstPage, early_first_pages, round_robin
 from .listing import Listed, Window, floor_to, walk
 from .mapping import (
     PARTIAL_FINGERPRINT,
@@ -138,17 +139,59 @@ class GitHubCollector:
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
         try:
-            for owner, name in self._repositories():
-                repo = Repo(self.host, owner, name)
-                source = f"github:{repo.slug}"
-                if self.query.run_id is not None:
-                    yield from self._one_run(repo, source, state, skip)
-                else:
-                    yield from self._poll(repo, source, state, skip)
-                state.record_success(source)
+            pairs = list(self._repositories())
+            many = len(pairs) > 1 and self.query.run_id is None
+            early = (
+                early_first_pages(self.client, self.prefetch, self._first_pages(pairs, state))
+                if many and self.prefetch.workers > 1
+                else None
+            )
+            streams = [self._repository(pair, state, skip, early) for pair in pairs]
+            yield from round_robin(streams)  # a fair share of the budget for each
         finally:
             self.prefetch.close()
             log.debug("%s", self.client.budget.describe())
+            if len(self.client.by_repo) > 1:
+                for slug, (sent, free) in sorted(self.client.by_repo.items()):
+                    log.debug(
+                        "GitHub API budget used by %s: %d requests (%d free 304s)", slug, sent, free
+                    )
+
+    def _repository(
+        self,
+        pair: tuple[str, str],
+        state: State,
+        skip: SkipPolicy,
+        early: Iterator[Early | None] | None,
+    ) -> Iterator[Run]:
+        repo = Repo(self.host, *pair)
+        source = f"github:{repo.slug}"
+        answer = next(early, None) if early is not None else None
+        if answer is not None:
+            self.client.preload(answer)
+        if self.query.run_id is not None:
+            yield from self._one_run(repo, source, state, skip)
+        else:
+            yield from self._poll(repo, source, state, skip)
+        state.record_success(source)
+
+    def _first_pages(
+        self, pairs: list[tuple[str, str]], state: State
+    ) -> Iterator[FirstPage | None]:
+        """Each repository's first list request, as `_poll` will make it (see `walk`)."""
+        for owner, name in pairs:
+            workflow = self.query.workflow
+            if workflow and not (workflow.endswith((".yml", ".yaml")) or workflow.isdigit()):
+                yield None  # finding a workflow by name costs requests of its own
+                continue
+            repo = Repo(self.host, owner, name)
+            source = f"github:{repo.slug}"
+            start, _ = self._plan(self._settle(state, source))
+            path, params = self._list_target(repo)
+            created = Window(start, self.query.until).query()
+            query: dict[str, str | int] = {**params, "created": created, "per_page": PER_PAGE}
+            cached = _StateEtags(state, source).get(self.client.url_key(path, query))
+            yield path, query, cached[0] if cached else None
 
     # ---- which repositories ----------------------------------------------------------
 
