@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -28,17 +28,13 @@ from ...pipeline import SkipPolicy
 from ...prefetch import OrderedPrefetch
 from ...state import State
 from ...times import iso_to_ms
+from .attempts import Attempts, Fetch
 from .client import GitHubClient, NotFound, web_host
 from .fanout import Early, FirstPage, early_first_pages, round_robin
 from .listing import Listed, Window, floor_to, walk
 from .mapping import (
-    PARTIAL_FINGERPRINT,
-    MalformedRun,
     attempt_of,
-    build_run,
-    fingerprint_of,
     is_finished,
-    natural_key,
     run_id_of,
 )
 
@@ -99,12 +95,6 @@ class _StateEtags:
         self._state.set_etag(url, self._source, etag, body)
 
 
-_Outcome = Run | tuple[str, str] | None
-"""A fetched attempt: the run, a skip (key, why), or nothing (not finished after all)."""
-_Fetch = Callable[[], _Outcome]
-"""The network half of collecting one attempt: runs in a prefetch worker thread."""
-
-
 @dataclass(slots=True)
 class _Span:
     """A window whose runs were handed on; the cursor may pass it once they are delivered."""
@@ -128,6 +118,7 @@ class GitHubCollector:
         self.client = client
         self.prefetch = OrderedPrefetch(concurrency)
         """Jobs pages of up to `concurrency` attempts in flight; runs still come in order."""
+        self.attempts = Attempts(client, self.prefetch)
         self.query = query
         self.host = web_host(client.api_url)
         self.now = now or datetime.now(timezone.utc)
@@ -414,96 +405,18 @@ class GitHubCollector:
     ) -> Iterator[Run]:
         yield from self._fetched(self._attempt_fetches(repo, source, run, state), skip)
 
-    def _attempt_fetches(self, repo: Repo, source: str, run: Any, state: State) -> Iterator[_Fetch]:
-        """The listed (latest) attempt if finished, and earlier attempts not delivered yet,
-        so a re-run never hides attempt 1. Decided here, on the caller's thread (the
-        state is read); fetched by the returned functions, possibly in a worker."""
-        try:
-            run_id, latest = run_id_of(run), attempt_of(run)
-        except (MalformedRun, AttributeError) as exc:
-            ident = run.get("id") if isinstance(run, dict) else run
-            skipped = f"{repo.slug} run {ident!r:.40}", str(exc) or "not an object"
-            yield lambda: skipped  # in its place in the ordered stream
-            return
-        base = f"/repos/{repo.owner}/{repo.name}/actions/runs/{run_id}"
-        for earlier in range(1, latest):
-            key = natural_key(repo, run_id, earlier)
-            if state.is_delivered(key) and not state.is_delivered(key, PARTIAL_FINGERPRINT):
-                continue
-            yield self._earlier_fetch(repo, source, f"{base}/attempts/{earlier}", key)
-        if is_finished(run):
-            key = natural_key(repo, run_id, latest)
-            if not state.is_delivered(key, fingerprint_of(run)):
-                yield self._attempt_fetch(repo, source, run)
+    def _attempt_fetches(self, repo: Repo, source: str, run: Any, state: State) -> Iterator[Fetch]:
+        return self.attempts.fetches(repo, source, run, state)
 
-    def _earlier_fetch(self, repo: Repo, source: str, path: str, key: str) -> _Fetch:
-        def fetch() -> _Outcome:
-            try:
-                body = self.client.get(path)
-            except NotFound:
-                return key, "attempt not found (deleted?)"
-            if isinstance(body, dict) and is_finished(body):
-                return self._attempt_fetch(repo, source, body)()
-            return None
-
-        return fetch
-
-    def _fetched(self, fetches: Iterable[_Fetch], skip: SkipPolicy) -> Iterator[Run]:
-        """Run the fetches (up to --concurrency at once), hand on runs in their order."""
-        for outcome in self.prefetch.map(_call, fetches):
-            if isinstance(outcome, Run):
-                self.events += _count_nodes(outcome.root)
-                yield outcome
-            elif outcome is not None:
-                skip(*outcome)
+    def _fetched(self, fetches: Iterable[Fetch], skip: SkipPolicy) -> Iterator[Run]:
+        for run in self.attempts.fetched(fetches, skip):
+            self.events += _count_nodes(run.root)
+            yield run
 
     def _attempt(
         self, repo: Repo, source: str, run: Any, skip: SkipPolicy, *, partial: bool = False
     ) -> Iterator[Run]:
-        yield from self._fetched([self._attempt_fetch(repo, source, run, partial=partial)], skip)
-
-    def _attempt_fetch(self, repo: Repo, source: str, run: Any, *, partial: bool = False) -> _Fetch:
-        """One attempt with its jobs, or a skip naming it when GitHub's data will not map."""
-
-        def fetch() -> _Outcome:
-            try:
-                run_id, attempt = run_id_of(run), attempt_of(run)
-            except MalformedRun as exc:
-                return f"{repo.slug} run {run.get('id')!r:.40}", str(exc)
-            key = natural_key(repo, run_id, attempt)
-            try:
-                jobs = self._jobs(repo, run_id, attempt)
-                return build_run(repo, run, jobs, source=source, partial=partial)
-            except NotFound:
-                return key, "jobs not found (run deleted?)"
-            except MalformedRun as exc:
-                return key, str(exc)
-
-        return fetch
-
-    def _jobs(self, repo: Repo, run_id: int, attempt: int) -> list[Any]:
-        path = f"/repos/{repo.owner}/{repo.name}/actions/runs/{run_id}/attempts/{attempt}/jobs"
-        jobs: list[Any] = []
-        page = 1
-        while True:
-            params: dict[str, str | int] = {"per_page": PER_PAGE}
-            if page > 1:
-                params["page"] = page
-            body = self.client.get(path, params)
-            items = body.get("jobs") if isinstance(body, dict) else None
-            total = body.get("total_count") if isinstance(body, dict) else None
-            if not isinstance(items, list) or not isinstance(total, int):
-                raise MalformedRun(
-                    f"jobs page {page} of run {run_id} attempt {attempt} is malformed"
-                )
-            jobs.extend(items)
-            if len(items) < PER_PAGE or len(jobs) >= total:
-                return jobs
-            page += 1
-
-
-def _call(fetch: _Fetch) -> _Outcome:
-    return fetch()
+        yield from self._fetched([self.attempts.one(repo, source, run, partial=partial)], skip)
 
 
 def _skipped_keys(skip: SkipPolicy) -> set[str]:
