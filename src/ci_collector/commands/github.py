@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -16,6 +15,7 @@ from ..sources.github.app import AppCredentials, InstallationAuth, installation_
 from ..sources.github.client import DEFAULT_API_URL, GitHubClient
 from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
 from ..times import WHEN
+from ..transport import http_url
 from .common import DeliveryConfig, collect, delivery_options
 from .concurrency import concurrency_option
 
@@ -154,6 +154,8 @@ def github(**options: Any) -> int:
         verify=not config.insecure,
         max_rate=options["github_max_rate"] or None,
         auth=auth,
+        retry_seconds=config.retry_seconds,
+        max_body_mb=config.max_body,
     )
     client.min_remaining = options["min_remaining"]
     collector = GitHubCollector(client, query, concurrency=options["concurrency"])
@@ -183,9 +185,7 @@ def _app_auth(
 
 
 def _api_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"--github-api-url {text!r} is not an http(s) URL")
+    http_url("--github-api-url", text)
     return text
 
 

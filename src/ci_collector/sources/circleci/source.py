@@ -22,6 +22,7 @@ from ...pipeline import SkipPolicy
 from ...prefetch import OrderedPrefetch
 from ...state import State
 from ...times import iso_to_ms, ms_to_iso
+from ..repos import ForeignHosts
 from .client import CircleCIClient, Malformed, NotFound, path_segment
 from .cursor import Watermark, next_cursor, resume_point
 from .mapping import (
@@ -31,6 +32,7 @@ from .mapping import (
     build_run,
     is_finished,
     number_attempts,
+    repo_for,
 )
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,9 @@ class CircleCISource:
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     concurrency: int = 1
     """Workflow and job lists of up to this many pipelines in flight; runs stay in order."""
+    _foreign: ForeignHosts = field(
+        default_factory=lambda: ForeignHosts("Trunk cannot file it; collect a GitHub project")
+    )
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
         source = self.project.source
@@ -99,6 +104,7 @@ class CircleCISource:
                     sent = 0
                 else:
                     skip(*outcome)
+        self._foreign.report(skip)
         hold_limit = _ms(self.now - HOLD_LIMIT)
         moved = next_cursor(previous, floor, mark, hold_limit, delivered_at_start)
         if moved is not None:
@@ -187,6 +193,9 @@ class CircleCISource:
                 continue
             if state.is_delivered(self.project.workflow_key(workflow_id)):
                 continue
+            repo = repo_for(self.project, pipeline)
+            if repo is not None and self._foreign.holds(self.project.slug, what, repo):
+                continue  # reported once by `_foreign.report`
             yield self._workflow_fetch(pipeline, workflow, attempts[workflow_id], what)
         yield _known(_Seen(created, pending))
 

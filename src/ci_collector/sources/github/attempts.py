@@ -15,6 +15,7 @@ from ...model import Repo, Run
 from ...pipeline import SkipPolicy
 from ...prefetch import OrderedPrefetch
 from ...state import State
+from ..paging import numbered_pages, total_count
 from .client import GitHubClient, NotFound
 from .mapping import (
     PARTIAL_FINGERPRINT,
@@ -103,23 +104,26 @@ class Attempts:
 
     def _jobs(self, repo: Repo, run_id: int, attempt: int) -> list[Any]:
         path = f"/repos/{repo.owner}/{repo.name}/actions/runs/{run_id}/attempts/{attempt}/jobs"
-        jobs: list[Any] = []
-        page = 1
-        while True:
+
+        def fetch(page: int) -> Any:
             params: dict[str, str | int] = {"per_page": PER_PAGE}
             if page > 1:
                 params["page"] = page
-            body = self.client.get(path, params)
+            return self.client.get(path, params)
+
+        def items_of(body: Any, page: int) -> list[Any]:
             items = body.get("jobs") if isinstance(body, dict) else None
             total = body.get("total_count") if isinstance(body, dict) else None
             if not isinstance(items, list) or not isinstance(total, int):
                 raise MalformedRun(
                     f"jobs page {page} of run {run_id} attempt {attempt} is malformed"
                 )
+            return items
+
+        jobs: list[Any] = []
+        for items in numbered_pages(fetch, items_of, per_page=PER_PAGE, total_of=total_count):
             jobs.extend(items)
-            if len(items) < PER_PAGE or len(jobs) >= total:
-                return jobs
-            page += 1
+        return jobs
 
 
 def _call(fetch: Fetch) -> Outcome:

@@ -18,7 +18,7 @@ from ...model import Repo, Run
 from ...pipeline import SkipPolicy
 from ...prefetch import OrderedPrefetch
 from ...state import State
-from ..repos import RepoMap
+from ..repos import ForeignHosts, RepoMap
 from .client import PAGE, BuildGone, JenkinsClient, JobRef
 from .mapping import (
     BuildContext,
@@ -73,6 +73,9 @@ class JenkinsCollector:
         """``wfapi/describe`` (+ Blue Ocean) of up to N builds in flight, runs in order."""
         self.builds_listed = 0
         self.builds_sent = 0
+        self.foreign = ForeignHosts(
+            "map the job to its GitHub mirror with --repo-map, or use --repo"
+        )
 
     def source_name(self, job: JobRef) -> str:
         return f"jenkins:{self.client.host}/{job.path}"
@@ -83,9 +86,15 @@ class JenkinsCollector:
         return self.client.discover()
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
+        downstream: list[Run] = []
         with self.prefetch:
             for job in self.jobs():
-                yield from self._poll(job, state, skip)
+                for run in self._poll(job, state, skip):
+                    if run.external_parent is None:
+                        yield run
+                    else:
+                        downstream.append(run)  # its upstream may be in a job polled later
+        yield from upstream_first(downstream)
         log.info(
             "jenkins: %d requests, %d builds listed, %d builds sent",
             self.client.requests,
@@ -121,6 +130,7 @@ class JenkinsCollector:
             if not self._needs_next_page(page, poll):
                 break
             start += PAGE
+        self.foreign.report(skip)
         pending = {n for n in poll.sent if not state.is_delivered(self._key(job, n))}
         state.set_cursor(
             source,
@@ -204,6 +214,8 @@ class JenkinsCollector:
                 )
                 yield _known((f"{job.path} #{number}", number, None, why))
                 continue
+            if self.foreign.holds(job.path, f"{job.path} #{number}", repo):
+                continue  # reported once per job by `foreign.report`
             yield self._collect(job, entry, number, source, repo)
 
     def repo_for(self, job: JobRef, body: dict[str, Any], build: dict[str, Any]) -> Repo | None:
@@ -258,3 +270,23 @@ def _call(fetch: Callable[[], _Outcome]) -> _Outcome:
 def _known(outcome: _Outcome) -> Callable[[], _Outcome]:
     """An outcome decided without a request, kept in its place in the ordered stream."""
     return lambda: outcome
+
+
+def upstream_first(runs: list[Run]) -> Iterator[Run]:
+    """Downstream builds, each after any upstream of it among them (then in poll order).
+
+    Roots were handed on already; this orders chains of triggers collected in one poll,
+    so a body never carries a build before the build that triggered it.
+    """
+    waiting = list(runs)
+    while waiting:
+        keys = {run.natural_key for run in waiting}
+        ready = [
+            run
+            for run in waiting
+            if run.external_parent is None or run.external_parent.natural_key not in keys
+        ]
+        if not ready:  # a cycle of triggers cannot happen; never loop on bad data
+            ready = waiting
+        yield from ready
+        waiting = [run for run in waiting if run not in ready]
