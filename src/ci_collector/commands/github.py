@@ -157,7 +157,7 @@ def github(**options: Any) -> int:
         retry_seconds=config.retry_seconds,
         max_body_mb=config.max_body,
     )
-    client.min_remaining = options["min_remaining"]
+    client.ledger.min_remaining = options["min_remaining"]
     collector = GitHubCollector(client, query, concurrency=options["concurrency"])
     try:
         return collect(config, collector)

@@ -16,7 +16,6 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
@@ -35,6 +34,7 @@ from ...transport import (
     limit_session,
 )
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
+from .budget import Budget, Ledger, quiet_environment
 
 log = logging.getLogger(__name__)
 
@@ -59,36 +59,6 @@ class EtagCache(Protocol):
     def get(self, url: str) -> tuple[str, bytes] | None: ...
 
     def put(self, url: str, etag: str, body: bytes) -> None: ...
-
-
-@dataclass(slots=True)
-class Budget:
-    """What this invocation cost, for ``--verbose`` and the closing notes."""
-
-    requests: int = 0
-    not_modified: int = 0
-    waited_seconds: float = 0.0
-    remaining: int | None = None
-    limit: int | None = None
-    reset_epoch: int | None = None
-
-    @property
-    def counted(self) -> int:
-        """Requests that counted against the rate limit (304s are free)."""
-        return self.requests - self.not_modified
-
-    def describe(self) -> str:
-        text = (
-            f"GitHub API: {self.requests} requests, {self.not_modified} answered 304 "
-            f"(free), {self.counted} counted against the rate limit"
-        )
-        if self.remaining is not None and self.limit is not None:
-            text += f"; {self.remaining}/{self.limit} left"
-        if self.reset_epoch:
-            text += f", resets {ms_to_iso(self.reset_epoch * 1000)}"
-        if self.waited_seconds:
-            text += f"; waited {self.waited_seconds:.0f}s for rate limits"
-        return text
 
 
 def web_host(api_url: str) -> str:
@@ -161,11 +131,8 @@ class GitHubClient:
         self._local = threading.local()
         self._all: list[Github] = []
         self._preloaded: dict[str, tuple[str | None, Answer | CollectorError]] = {}
-        self.min_remaining = 0
-        """Stop (`ComeBackLater`) rather than leave fewer requests than this to others."""
-        self.by_repo: dict[str, list[int]] = {}
-        """owner/name -> [requests, answered 304], for the closing budget line."""
-        self._in_flight = 0
+        self.ledger = Ledger()
+        """--min-remaining, requests in flight, the budget per repository (thread-safe)."""
         self._github = self._thread_github()
 
     @property
@@ -292,49 +259,26 @@ class GitHubClient:
                         )
                     self.pacer.pause(wait)  # every worker stops at once, as GitHub asks
                     self._sleep(wait)
-                    with self._lock:
-                        self.budget.waited_seconds += wait
+                    self.ledger.waited(self.budget, wait)
                     continue
             return status, response_headers, body
         raise ComeBackLater(f"GitHub kept rate-limiting GET {path}; run again later")
 
     def _reserve(self, path: str) -> None:
-        """Count a request in flight; refuse it if it would eat into --min-remaining."""
-        with self._lock:
-            left = self.budget.remaining
-            reserve = self.min_remaining
-            if reserve and left is not None and left - self._in_flight - 1 < reserve:
-                reset = ms_to_iso((self.budget.reset_epoch or 0) * 1000)
-                raise ComeBackLater(
-                    f"GitHub rate limit: {left} requests left, --min-remaining "
-                    f"{reserve} keeps the rest for the token's other users; it "
-                    f"resets at {reset}; what was sent is saved, run again then"
-                )
-            self._in_flight += 1
+        self.ledger.reserve(self.budget)
 
     def _release(self) -> None:
-        with self._lock:
-            self._in_flight -= 1
+        self.ledger.release()
 
     def _observe(self, status: int, headers: Mapping[str, Any], path: str = "") -> None:
-        remaining = _int_header(headers, "x-ratelimit-remaining")
-        repo = _repo_of(path)
-        with self._lock:
-            self.budget.requests += 1
-            if repo is not None:
-                spent = self.by_repo.setdefault(repo, [0, 0])
-                spent[0] += 1
-                spent[1] += status == 304
-            if status == 304:
-                self.budget.not_modified += 1
-            if remaining is not None:
-                reset = _int_header(headers, "x-ratelimit-reset")
-                known = self.budget.remaining
-                if known is not None and reset == self.budget.reset_epoch:
-                    remaining = min(known, remaining)  # answers may arrive out of order
-                self.budget.remaining = remaining
-                self.budget.limit = _int_header(headers, "x-ratelimit-limit")
-                self.budget.reset_epoch = reset
+        self.ledger.observe(
+            self.budget,
+            status,
+            path,
+            _int_header(headers, "x-ratelimit-remaining"),
+            _int_header(headers, "x-ratelimit-limit"),
+            _int_header(headers, "x-ratelimit-reset"),
+        )
 
     def _rate_limit_wait(
         self, status: int, headers: Mapping[str, Any], body: str, tries: int
@@ -411,37 +355,6 @@ class GitHubClient:
         else:
             cause = "or private: set GITHUB_TOKEN"
         return UserError(f"{what} not found on {web_host(self.api_url)}, {cause}")
-
-
-def quiet_environment(requester: Any) -> None:
-    """Read the proxy environment once, not on every request.
-
-    requests re-reads every environment variable (``merge_environment_settings``) on
-    each call, about a quarter of a millisecond a request; the proxies and CA bundle it
-    would find are looked up once, when PyGithub makes its session, and fixed on it.
-    """
-    attribute = "_Requester__connectionClass"
-    make = getattr(requester, attribute, None)
-    if make is None:
-        return
-
-    def connection(*args: Any, **kwargs: Any) -> Any:
-        made = make(*args, **kwargs)
-        url = f"{made.protocol}://{made.host}:{made.port}/"
-        verify = getattr(made, "verify", True)
-        settings = made.session.merge_environment_settings(url, {}, None, verify, None)
-        made.session.proxies = settings["proxies"]
-        made.verify = settings["verify"]
-        made.session.trust_env = False
-        return made
-
-    setattr(requester, attribute, connection)
-
-
-def _repo_of(path: str) -> str | None:
-    """``/repos/OWNER/NAME/...`` -> ``OWNER/NAME``."""
-    parts = path.split("/", 4)
-    return f"{parts[2]}/{parts[3]}" if len(parts) >= 4 and parts[1] == "repos" else None
 
 
 def _install_adapter(requester: Any, adapter: LimitedAdapter, timeout: float) -> None:

@@ -143,8 +143,8 @@ class GitHubCollector:
         finally:
             self.prefetch.close()
             log.debug("%s", self.client.budget.describe())
-            if len(self.client.by_repo) > 1:
-                for slug, (sent, free) in sorted(self.client.by_repo.items()):
+            if len(self.client.ledger.by_repo) > 1:
+                for slug, (sent, free) in sorted(self.client.ledger.by_repo.items()):
                     log.debug(
                         "GitHub API budget used by %s: %d requests (%d free 304s)", slug, sent, free
                     )
