@@ -75,7 +75,9 @@ class CircleCISource:
     concurrency: int = 1
     """Workflow and job lists of up to this many pipelines in flight; runs stay in order."""
     _foreign: ForeignHosts = field(
-        default_factory=lambda: ForeignHosts("Trunk cannot file it; collect a GitHub project")
+        default_factory=lambda: ForeignHosts(
+            "collect the project's GitHub mirror instead (--project-slug gh/ORG/REPO)"
+        )
     )
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
