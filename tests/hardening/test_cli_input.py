@@ -151,13 +151,13 @@ def test_unreachable_trunk_is_come_back_later_in_one_line(
     one_line_error(result, 75, "Trunk still failing", "ConnectError")
 
 
-def test_a_jenkins_url_answering_html_is_one_line_and_exit_1(tmp_path: Path) -> None:
+def test_a_jenkins_url_answering_html_is_one_line_and_exit_2(tmp_path: Path) -> None:
     with running_jenkins() as server:
         server.html = True
         result = run_cli(
             "jenkins", "--url", server.url, "-q", "--output", str(tmp_path / "o.jsonl")
         )
-    one_line_error(result, 1, "answered something that is not JSON", "is --url the Jenkins root")
+    one_line_error(result, 2, "is not a Jenkins root", "check --url and the context path")
 
 
 def refuse(request: Request, real: Callable[[], Reply]) -> Reply:
