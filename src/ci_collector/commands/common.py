@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import logs, secrets
+from ..destinations import OTLP_NAMESPACE, TRUNK_NAMESPACE, CombinedState, FanOut, Ledger
 from ..errors import CollectorError, ComeBackLater, RemoteError, UserError
 from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
@@ -24,9 +25,11 @@ from ..progress import Progress
 from ..retry import set_invocation_deadline
 from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
 from ..sinks.base import Chain
+from ..sinks.otlp import OtlpSettings, OtlpSink, OtlpTransport, otlp_json_sink
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import State, StateBusy, default_state_path
 from ..transport import DEADLINE_PER_TIMEOUT, DEFAULT_MAX_BODY_MB
+from .otlp_options import otlp_options, pop_otlp_settings
 
 log = logging.getLogger("ci_collector")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -181,7 +184,7 @@ def delivery_options(func: F) -> F:
     ]
     for option in reversed(options):
         func = option(func)
-    return logging_options(func)
+    return logging_options(otlp_options(func))
 
 
 @dataclass(frozen=True)
@@ -200,12 +203,18 @@ class DeliveryConfig:
     store: bool = False
     deadline: float | None = None
     max_body: float = DEFAULT_MAX_BODY_MB
+    output_format: str = "jsonl"
+    otlp: OtlpSettings | None = None
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> DeliveryConfig:
         """Pop the shared options out of a command's keyword arguments."""
         logs.configure(options.pop("verbose"), options.pop("quiet"), options.pop("log_format"))
-        config = cls(**{name: options.pop(name) for name in cls.__dataclass_fields__})
+        otlp = pop_otlp_settings(options)
+        names = [name for name in cls.__dataclass_fields__ if name != "otlp"]
+        config = cls(**{name: options.pop(name) for name in names}, otlp=otlp)
+        if config.output_format != "jsonl" and config.output is None:
+            raise UserError("--format applies to --output (a dry run); add --output FILE")
         secrets.register(config.trunk_token)
         set_invocation_deadline(config.deadline)
         if config.insecure:
@@ -231,8 +240,18 @@ def open_state(config: DeliveryConfig) -> State:
     if config.dry_run:
         return State(":memory:")
     # Only-local runs are remembered apart from Trunk deliveries: a token added later
-    # still sends everything the local store already has.
-    return State(state_path(config), namespace="" if config.trunk_token else STORE_NAMESPACE)
+    # still sends everything the local store already has. Each remote destination has
+    # its own namespace too (see destinations.py).
+    namespaces = remote_namespaces(config) or [STORE_NAMESPACE]
+    if len(namespaces) > 1:
+        return CombinedState(state_path(config), namespaces)
+    return State(state_path(config), namespace=namespaces[0])
+
+
+def remote_namespaces(config: DeliveryConfig) -> list[str]:
+    """The state namespace of each remote destination: Trunk ``""``, OTLP ``otlp:``."""
+    found = [TRUNK_NAMESPACE] if config.trunk_token else []
+    return [*found, OTLP_NAMESPACE] if config.otlp is not None and config.otlp.enabled else found
 
 
 def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
@@ -240,11 +259,53 @@ def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
     if config.output is not None:
         if config.store:
             raise UserError("--store cannot be combined with --output (a dry run stores nothing)")
+        if config.output_format == "otlp-json":
+            otlp = config.otlp or OtlpSettings("", "")
+            return otlp_json_sink(config.output, otlp.resource, otlp.batch_spans)
         return JsonlSink(config.output, batch_events=config.batch_size)
+    if config.otlp is not None and config.otlp.enabled:
+        return _with_otlp(config, config.otlp, store_path)
     if not config.trunk_token:
         return StoreSink(store_path)
-    trunk = TrunkSink(
-        config.trunk_token,
+    trunk = _trunk_sink(config, config.trunk_token)
+    return TeeSink(trunk, StoreSink(store_path)) if config.store else trunk
+
+
+def _with_otlp(config: DeliveryConfig, otlp: OtlpSettings, store_path: Path) -> Sink:
+    """OTLP alone, or beside Trunk; each remote remembers its deliveries (`Ledger`).
+
+    The local store gets a copy only with ``--store``, as with Trunk.
+    """
+    transport = OtlpTransport(
+        otlp.url,
+        otlp.headers,
+        display_url=otlp.display_url,
+        gzip_bodies=otlp.gzip,
+        timeout=config.timeout,
+        retry_budget=config.retry_seconds,
+        verify=not config.insecure,
+    )
+    dead = Path(config.dead_letter)
+    otlp_sink: Sink = OtlpSink(
+        transport,
+        resource_attributes=otlp.resource,
+        batch_spans=otlp.batch_spans,
+        dead_letter_path=dead.with_name(f"{dead.stem}.otlp{dead.suffix or '.jsonl'}"),
+    )
+    sinks: list[Sink] = [otlp_sink]
+    if config.trunk_token:
+        trunk: Sink = _trunk_sink(config, config.trunk_token)
+        path = state_path(config)
+        trunk = Ledger(trunk, State(path, TRUNK_NAMESPACE))
+        sinks = [trunk, Ledger(otlp_sink, State(path, OTLP_NAMESPACE))]
+    if config.store:
+        sinks.append(StoreSink(store_path))
+    return sinks[0] if len(sinks) == 1 else FanOut(sinks)
+
+
+def _trunk_sink(config: DeliveryConfig, token: str) -> TrunkSink:
+    return TrunkSink(
+        token,
         config.trunk_url,
         batch_events=config.batch_size,
         dead_letter_path=config.dead_letter,
@@ -252,7 +313,6 @@ def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
         retry_budget=config.retry_seconds,
         verify=not config.insecure,
     )
-    return TeeSink(trunk, StoreSink(store_path)) if config.store else trunk
 
 
 def collect(config: DeliveryConfig, source: RunSource) -> int:
@@ -308,15 +368,18 @@ def _interactive(config: DeliveryConfig) -> bool:
 
 def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
     verb = "wrote" if config.dry_run else "stored" if isinstance(sink, StoreSink) else "sent"
+    unit = getattr(sink, "unit", "events")  # an OTLP sink counts spans
     line = (
-        f"{verb} {sink.stats.events_sent} events of {summary.delivered_runs} runs "
+        f"{verb} {sink.stats.events_sent} {unit} of {summary.delivered_runs} runs "
         f"in {sink.stats.requests} requests"
     )
-    if isinstance(sink, StoreSink | TeeSink):
+    if isinstance(sink, StoreSink | TeeSink) or config.store:
         line += f"; local store {state_path(config)} (see `ci-collector report`)"
     if summary.skipped:
         line += f"; {len(summary.skipped)} runs skipped (see warnings)"
-    if sink.stats.dead_lettered_events:
+    if sink.stats.dead_lettered_events and config.otlp is not None and config.otlp.enabled:
+        line += f"; {sink.stats.dead_lettered_events} refused (see errors for where they are kept)"
+    elif sink.stats.dead_lettered_events:
         line += (
             f"; {sink.stats.dead_lettered_events} events refused by Trunk, "
             f"kept in {Path(config.dead_letter)}"
