@@ -7,7 +7,6 @@ Every option also reads an environment variable: tokens by their conventional na
 from __future__ import annotations
 
 import logging
-import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import logs, secrets
+from .. import actions, secrets
 from ..destinations import OTLP_NAMESPACE, TRUNK_NAMESPACE, CombinedState, FanOut, Ledger
 from ..errors import CollectorError, ComeBackLater, RemoteError, UserError
 from ..model import Run
@@ -24,53 +23,18 @@ from ..pipeline import SkipPolicy, Summary, deliver
 from ..progress import Progress
 from ..retry import set_invocation_deadline
 from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
-from ..sinks.base import Chain
+from ..sinks.base import Chain, SinkStats
+from ..sinks.jsonl import OutputFailed
 from ..sinks.otlp import OtlpSettings, OtlpSink, OtlpTransport, otlp_json_sink
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import State, StateBusy, default_state_path
 from ..transport import DEADLINE_PER_TIMEOUT, DEFAULT_MAX_BODY_MB
+from .files import check_writable, write_failed
 from .otlp_options import otlp_options, pop_otlp_settings
+from .params import Seconds, configure_logging, logging_options
 
 log = logging.getLogger("ci_collector")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Seconds(click.FloatRange):
-    """A number of seconds: finite (``inf`` and ``nan`` would disable a bound or crash)."""
-
-    name = "seconds"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if isinstance(number, float) and not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
-        return number
-
-
-def logging_options(func: F) -> F:
-    """``--verbose``/``--quiet``/``--log-format``, applied to every command."""
-    func = click.option(
-        "--log-format",
-        type=click.Choice(["text", "json"]),
-        default="text",
-        show_default=True,
-        envvar="CI_COLLECTOR_LOG_FORMAT",
-        help="Log lines for people, or JSON for shippers.",
-    )(func)
-    func = click.option(
-        "-q",
-        "--quiet",
-        is_flag=True,
-        envvar="CI_COLLECTOR_QUIET",
-        help="Only errors on stderr.",
-    )(func)
-    return click.option(
-        "-v",
-        "--verbose",
-        count=True,
-        envvar="CI_COLLECTOR_VERBOSE",
-        help="More detail (-vv also shows every HTTP request).",
-    )(func)
 
 
 def delivery_options(func: F) -> F:
@@ -209,12 +173,17 @@ class DeliveryConfig:
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> DeliveryConfig:
         """Pop the shared options out of a command's keyword arguments."""
-        logs.configure(options.pop("verbose"), options.pop("quiet"), options.pop("log_format"))
+        configure_logging(options)
         otlp = pop_otlp_settings(options)
         names = [name for name in cls.__dataclass_fields__ if name != "otlp"]
         config = cls(**{name: options.pop(name) for name in names}, otlp=otlp)
         if config.output_format != "jsonl" and config.output is None:
             raise UserError("--format applies to --output (a dry run); add --output FILE")
+        check_writable(config.output, "--output")
+        otlp_on = config.otlp is not None and config.otlp.enabled
+        no_token = not (config.trunk_token or "").strip()
+        if config.output is None and not config.store and no_token and not otlp_on:
+            _refuse_throwaway_store()
         secrets.register(config.trunk_token)
         set_invocation_deadline(config.deadline)
         if config.insecure:
@@ -224,6 +193,16 @@ class DeliveryConfig:
     @property
     def dry_run(self) -> bool:
         return self.output is not None
+
+
+def _refuse_throwaway_store() -> None:
+    """Inside GitHub Actions a local store dies with the runner: no token, nothing kept."""
+    if actions.in_actions():
+        raise UserError(
+            "no Trunk token in GitHub Actions: set TRUNK_API_TOKEN (the action's "
+            "trunk-token input); events stored on a runner are thrown away. For a "
+            "dry run use --output FILE, to keep a local store anyway use --store"
+        )
 
 
 RunSource = Callable[[State, SkipPolicy], Iterable[Run]]
@@ -315,8 +294,15 @@ def _trunk_sink(config: DeliveryConfig, token: str) -> TrunkSink:
     )
 
 
-def collect(config: DeliveryConfig, source: RunSource) -> int:
-    """Lock the state, stream runs from `source` to the sink, remember what was delivered."""
+def collect(
+    config: DeliveryConfig,
+    source: RunSource,
+    on_done: Callable[[SinkStats], None] | None = None,
+) -> int:
+    """Lock the state, stream runs from `source` to the sink, remember what was delivered.
+
+    `on_done` gets the sink's counts however the delivery ended (what was accepted).
+    """
     with open_state(config) as state:
         if not config.dry_run:
             try:
@@ -324,7 +310,10 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
             except StateBusy as exc:
                 click.echo(f"ci-collector: {exc}; exiting (use --wait to queue)", err=True)
                 return 0
-        sink = build_sink(config, state.path)
+        try:
+            sink = build_sink(config, state.path)
+        except OSError as exc:
+            raise write_failed("--output", str(config.output), exc) from None
         skip = SkipPolicy(config.fail_fast)
 
         def remember(chains: list[Chain]) -> None:
@@ -352,12 +341,20 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
             raise RemoteError(str(exc)) from None
         except DeliveryFailed as exc:
             raise ComeBackLater(str(exc)) from None
+        except OutputFailed as exc:
+            raise write_failed("--output", str(config.output), exc.cause) from None
         except CollectorError:
             if summary.delivered_runs:  # stopped early (a rate limit): say what got through
                 report(summary, sink, config)
             raise
         finally:
-            sink.close()
+            try:
+                sink.close()
+            except OSError as exc:
+                raise write_failed("--output", str(config.output), exc) from None
+            finally:
+                if on_done is not None:
+                    on_done(sink.stats)
         report(summary, sink, config)
         return summary.exit_code
 
@@ -385,5 +382,6 @@ def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
             f"kept in {Path(config.dead_letter)}"
         )
     log.info("%s", line)
+    actions.append_summary(f"### ci-collector\n\n{line}\n")
     if config.output == "-":
         sys.stdout.flush()
