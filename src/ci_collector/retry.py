@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +29,17 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 """The one pacing of every client's retries: 0.25-0.5 s, then doubling, at most 30 s."""
+BACKOFF_BASE_VARIABLE = "CI_COLLECTOR_RETRY_BASE"
+
+
+def default_backoff_base() -> float:
+    """The first retry's pacing: ``CI_COLLECTOR_RETRY_BASE`` seconds when set to a number
+    >= 0 (tests shrink it so a retried failure costs milliseconds), else `BACKOFF_BASE`."""
+    try:
+        base = float(os.environ.get(BACKOFF_BASE_VARIABLE, ""))
+    except ValueError:
+        return BACKOFF_BASE
+    return base if 0 <= base <= BACKOFF_CAP else BACKOFF_BASE
 
 
 def backoff_delay(attempt: int, base: float, cap: float, asked: float | None = None) -> float:
@@ -122,13 +134,13 @@ class PacedRetry(Retry):
         self,
         *args: Any,
         budget: float = 300.0,
-        base: float = BACKOFF_BASE,
+        base: float | None = None,
         cap: float = BACKOFF_CAP,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.budget = budget
-        self.base = base
+        self.base = default_backoff_base() if base is None else base
         self.cap = cap
         self.started: float | None = None
         self.planned_wait = 0.0

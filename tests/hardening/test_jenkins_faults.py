@@ -24,7 +24,8 @@ USER, TOKEN = "ci-bot", "jenkins-test-token-0123456789"
 
 
 @pytest.fixture
-def jenkins() -> Iterator[JenkinsStandIn]:
+def jenkins(monkeypatch: pytest.MonkeyPatch) -> Iterator[JenkinsStandIn]:
+    monkeypatch.setenv("CI_COLLECTOR_RETRY_BASE", "0.01")  # as many retries, paced in ms
     with running_jenkins(USER, TOKEN) as server:
         populate(server)
         yield server

@@ -10,6 +10,8 @@ import pytest
 from ci_collector.cli import main
 
 PREFIXES = ("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_", "COLUMNS")
+FAST_RETRIES = {"CI_COLLECTOR_RETRY_BASE": "0.01"}
+"""Retries paced in milliseconds: a refused connection is retried as often, not as slowly."""
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ux.cli import invoke, one_line
+from tests.ux.cli import FAST_RETRIES, invoke, one_line
 
 CLOSED = "http://127.0.0.1:9"
 
@@ -58,7 +58,7 @@ def test_quiet_works_before_or_after_the_subcommand(
         "--insecure",  # its warning is silenced by -q too
         "--output",
         str(tmp_path / "o.jsonl"),
-        env={"CIRCLECI_TOKEN": "circle-token-0000"},
+        env={"CIRCLECI_TOKEN": "circle-token-0000", **FAST_RETRIES},
     )
     one_line(result, 1, "cannot reach")
 

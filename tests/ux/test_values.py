@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ux.cli import invoke, one_line
+from tests.ux.cli import FAST_RETRIES, invoke, one_line
 
 CIRCLECI = {"CIRCLECI_TOKEN": "circle-token-0000"}
 CLOSED = "http://127.0.0.1:9"
@@ -123,7 +123,7 @@ def test_one_duration_grammar_for_every_lookback(
         "1",
         "--output",
         str(tmp_path / "o.jsonl"),
-        env=env,
+        env={**env, **FAST_RETRIES},
     )
     one_line(result, 1, "cannot reach")
 

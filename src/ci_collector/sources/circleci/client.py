@@ -17,7 +17,13 @@ import httpx
 
 from ... import __version__
 from ...errors import ComeBackLater, RemoteError
-from ...retry import BACKOFF_BASE, BACKOFF_CAP, RETRYABLE_STATUS, RetryClock, retry_after
+from ...retry import (
+    BACKOFF_CAP,
+    RETRYABLE_STATUS,
+    RetryClock,
+    default_backoff_base,
+    retry_after,
+)
 from ...transport import DEFAULT_MAX_BODY_MB, ResponseTooLarge, limited_httpx_client
 from ...unreachable import untrusted_certificate, untrusted_message
 from ..paging import token_pages
@@ -55,14 +61,14 @@ class CircleCIClient:
         timeout: float = 30.0,
         verify: bool = True,
         retry_budget: float = 300.0,
-        backoff_base: float = BACKOFF_BASE,
+        backoff_base: float | None = None,
         backoff_cap: float = BACKOFF_CAP,
         sleep: Callable[[float], None] = time.sleep,
         max_body_mb: float = DEFAULT_MAX_BODY_MB,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.retry_budget = retry_budget
-        self.backoff_base = backoff_base
+        self.backoff_base = default_backoff_base() if backoff_base is None else backoff_base
         self.backoff_cap = backoff_cap
         self.stats = ClientStats()
         self._answered = False
