@@ -30,6 +30,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .errors import UserError
 from .retry import invocation_remaining
+from .tls import tls_context
 
 DEFAULT_MAX_BODY_MB = 64.0
 DEADLINE_PER_TIMEOUT = 10
@@ -363,5 +364,6 @@ def limited_httpx_client(
     timeout: float, max_body: int, *, verify: bool = True, **kwargs: Any
 ) -> httpx.Client:
     """An `httpx.Client` with ``--timeout`` per read, a total deadline and a body cap."""
-    transport = LimitedTransport(timeout, max_body, verify=verify)
-    return httpx.Client(timeout=timeout, verify=verify, transport=transport, **kwargs)
+    context = tls_context(verify)  # one CA bundle parse per process, not per client
+    transport = LimitedTransport(timeout, max_body, verify=context)
+    return httpx.Client(timeout=timeout, verify=context, transport=transport, **kwargs)

@@ -16,6 +16,7 @@ import httpx
 
 from .. import __version__
 from ..retry import RETRYABLE_STATUS, RetryClock, retry_after
+from ..tls import tls_context
 from ..unreachable import untrusted_certificate, untrusted_message
 from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink, BodyTooLarge
 
@@ -67,7 +68,7 @@ class TrunkSink(BatchingSink):
         self._sleep = sleep
         self._client = httpx.Client(
             timeout=timeout,
-            verify=verify,
+            verify=tls_context(verify),
             headers={
                 "x-api-token": token,
                 "x-source": f"ci-collector/{__version__}",

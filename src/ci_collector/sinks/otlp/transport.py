@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from ... import __version__
 from ...retry import RETRYABLE_STATUS, RetryClock, retry_after
+from ...tls import tls_context
 from ...unreachable import untrusted_certificate, untrusted_message
 from ..base import BodyTooLarge
 from ..trunk import DeliveryFailed, TrunkRefused
@@ -84,7 +85,9 @@ class OtlpTransport:
         }
         if gzip_bodies:
             fixed["Content-Encoding"] = "gzip"
-        self._client = httpx.Client(timeout=timeout, verify=verify, headers={**headers, **fixed})
+        self._client = httpx.Client(
+            timeout=timeout, verify=tls_context(verify), headers={**headers, **fixed}
+        )
 
     def close(self) -> None:
         self._client.close()
