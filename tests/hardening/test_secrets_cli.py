@@ -71,7 +71,7 @@ class Written:
             "1",
             "--dead-letter",
             str(self.workdir / "dead.jsonl"),
-            env=env,
+            env={"CI_COLLECTOR_RETRY_BASE": "0.01", **env},  # as many retries, paced in ms
             cwd=self.workdir,
         )
         self.streams += [result.stdout.encode(), result.stderr.encode()]
