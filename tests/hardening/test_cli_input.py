@@ -246,16 +246,17 @@ def test_a_server_that_accepts_then_drops_is_come_back_later_not_unreachable(
 ) -> None:
     """Connected, then hung up on: the server's passing trouble (75), not a wrong URL."""
     out = ["-q", "--timeout", "1", "--retry-seconds", "0.5", "--output", str(tmp_path / "o")]
+    fast = {"CI_COLLECTOR_RETRY_BASE": "0.01"}  # as many retries, paced in ms
     github.server.intercept = drop
     one_line_error(
-        run_cli("github", "--repo", "a/b", "--github-api-url", github.url, *out),
+        run_cli("github", "--repo", "a/b", "--github-api-url", github.url, *out, env=fast),
         75,
         f"GitHub at {github.url} did not answer",
     )
     with running_jenkins() as jenkins:
         jenkins.server.intercept = drop
         one_line_error(
-            run_cli("jenkins", "--url", jenkins.url, *out),
+            run_cli("jenkins", "--url", jenkins.url, *out, env=fast),
             75,
             f"Jenkins at {jenkins.url}/ dropped the connection",
         )
@@ -270,7 +271,7 @@ def test_a_server_that_accepts_then_drops_is_come_back_later_not_unreachable(
                 "--circleci-api-url",
                 world.api_url,
                 *out,
-                env=CIRCLECI,
+                env={**CIRCLECI, **fast},
             ),
             75,
             "CircleCI still failing after",
