@@ -38,6 +38,20 @@ CREATE TABLE IF NOT EXISTS delivered (
     delivered_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS delivered_by_source ON delivered(source);
+CREATE TABLE IF NOT EXISTS dead_lettered (
+    run_key TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    refused_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS skipped (
+    run_key TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    skipped_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS etags (
     url TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -74,17 +88,26 @@ class SourceSummary:
     runs_delivered: int
 
 
+Attempt = tuple[str, str, str, int]
+"""``(run_key, source, fingerprint, events)`` of one run attempt."""
+
+
 class State:
     """The state file. Use as a context manager, or call `close`.
 
     `namespace` keeps destinations apart in one file: what went only to the local store
     (``store:``) is not "delivered" for Trunk, so adding a token later still sends it.
     Every source, run key and cached URL is stored under the namespace.
+
+    `sinks` are the namespaces of the destinations of this run (Trunk ``""``, the
+    store ``store:``...): each remembers its own deliveries, and an attempt counts as
+    delivered only when every one of them has it.
     """
 
     def __init__(self, path: str | Path, namespace: str = "") -> None:
         self.path = Path(path)
         self.namespace = namespace
+        self.sinks: tuple[str, ...] = (namespace,)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -131,21 +154,26 @@ class State:
     # ---- delivered run attempts -----------------------------------------------------
 
     def is_delivered(self, run_key: str, fingerprint: str = "") -> bool:
-        """True when this attempt was delivered (with this fingerprint, if one is given)."""
-        row = self._db.execute(
-            "SELECT fingerprint FROM delivered WHERE run_key = ?", (self.namespace + run_key,)
-        ).fetchone()
-        return row is not None and (not fingerprint or row[0] == fingerprint)
+        """True when every sink has this attempt (with this fingerprint, if one is given)."""
+        for sink in self.sinks:
+            row = self._db.execute(
+                "SELECT fingerprint FROM delivered WHERE run_key = ?", (sink + run_key,)
+            ).fetchone()
+            if row is None or (fingerprint and row[0] != fingerprint):
+                return False
+        return True
 
     def mark_delivered(self, run_key: str, source: str, fingerprint: str, events: int) -> None:
         self.mark_all_delivered([(run_key, source, fingerprint, events)])
 
-    def mark_all_delivered(self, attempts: Iterable[tuple[str, str, str, int]]) -> None:
-        """Record ``(run_key, source, fingerprint, events)`` attempts in one transaction."""
+    def mark_all_delivered(self, attempts: Iterable[Attempt], sink: str | None = None) -> None:
+        """Record attempts one sink (default: this state's namespace) took, at once."""
         now = _now()
+        prefix = self.namespace if sink is None else sink
         with self._transaction():
             for bare_key, bare_source, fingerprint, events in attempts:
-                run_key, source = self.namespace + bare_key, self.namespace + bare_source
+                run_key, source = prefix + bare_key, prefix + bare_source
+                self._db.execute("DELETE FROM skipped WHERE run_key = ?", (run_key,))
                 new = (
                     self._db.execute(
                         "SELECT 1 FROM delivered WHERE run_key = ?", (run_key,)
@@ -174,6 +202,44 @@ class State:
                 "SELECT count(*) FROM delivered WHERE source = ?", (self.namespace + source,)
             ).fetchone()
         return int(row[0])
+
+    def mark_dead_lettered(self, attempts: Iterable[Attempt]) -> None:
+        """Attempts a sink refused (kept in its dead-letter file): never silently lost."""
+        now = _now()
+        with self._transaction():
+            for run_key, source, fingerprint, events in attempts:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO dead_lettered"
+                    "(run_key, source, fingerprint, events, refused_at) VALUES (?, ?, ?, ?, ?)",
+                    (self.namespace + run_key, self.namespace + source, fingerprint, events, now),
+                )
+
+    def dead_lettered(self, source: str | None = None) -> list[str]:
+        """Run keys refused by a sink and not delivered since."""
+        rows = self._db.execute(
+            "SELECT run_key FROM dead_lettered WHERE source = coalesce(?, source)"
+            " AND run_key NOT IN (SELECT run_key FROM delivered) ORDER BY run_key",
+            (None if source is None else self.namespace + source,),
+        ).fetchall()
+        return [str(row[0]).removeprefix(self.namespace) for row in rows]
+
+    # ---- skipped run attempts -------------------------------------------------------
+
+    def mark_skipped(self, run_key: str, source: str, settings: str, reason: str) -> None:
+        """Remember a run that was not collected, and under which settings, to retry it."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO skipped(run_key, source, settings, reason, skipped_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (self.namespace + run_key, self.namespace + source, settings, reason, _now()),
+            )
+
+    def skipped(self, source: str) -> dict[str, str]:
+        """The skipped run keys of a source, each with the settings that skipped it."""
+        rows = self._db.execute(
+            "SELECT run_key, settings FROM skipped WHERE source = ?", (self.namespace + source,)
+        ).fetchall()
+        return {str(key).removeprefix(self.namespace): str(settings) for key, settings in rows}
 
     # ---- cursors --------------------------------------------------------------------
 
@@ -254,6 +320,8 @@ class State:
         """Drop everything known about a source; its history will be sent again."""
         with self._transaction():
             count = self._db.execute("DELETE FROM delivered WHERE source = ?", (source,)).rowcount
+            self._db.execute("DELETE FROM dead_lettered WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM skipped WHERE source = ?", (source,))
             self._db.execute("DELETE FROM etags WHERE source = ?", (source,))
             count += self._db.execute("DELETE FROM sources WHERE source = ?", (source,)).rowcount
         return int(count)

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from .. import logs, secrets
+from .. import logs, pipeline, secrets
 from ..errors import CollectorError, ComeBackLater, RemoteError, UserError
-from ..model import Run
-from ..pipeline import SkipPolicy, Summary, deliver
+from ..pipeline import RunSource, SkipPolicy, Summary
 from ..progress import Progress
 from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
-from ..sinks.base import Chain
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import State, StateBusy, default_state_path
 
@@ -179,8 +177,6 @@ class DeliveryConfig:
         return self.output is not None
 
 
-RunSource = Callable[[State, SkipPolicy], Iterable[Run]]
-
 STORE_NAMESPACE = "store:"
 
 
@@ -218,7 +214,7 @@ def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
 
 
 def collect(config: DeliveryConfig, source: RunSource) -> int:
-    """Lock the state, stream runs from `source` to the sink, remember what was delivered."""
+    """Lock the state, run one poll of `source` through the pipeline, print its summary."""
     with open_state(config) as state:
         if not config.dry_run:
             try:
@@ -227,14 +223,6 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
                 click.echo(f"ci-collector: {exc}; exiting (use --wait to queue)", err=True)
                 return 0
         sink = build_sink(config, state.path)
-        skip = SkipPolicy(config.fail_fast)
-
-        def remember(chains: list[Chain]) -> None:
-            state.mark_all_delivered(
-                (chain.run_key, chain.source, chain.fingerprint, len(chain.events))
-                for chain in chains
-            )
-
         summary = Summary()
         try:
             with Progress(
@@ -242,11 +230,11 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
                 interactive=_interactive(config),
                 position=lambda: getattr(source, "position", None),
             ) as progress:
-                deliver(
-                    source(state, skip),
+                pipeline.run(
+                    source,
+                    state,
                     sink,
-                    skip=skip,
-                    on_delivered=remember,
+                    SkipPolicy(config.fail_fast),
                     on_progress=progress,
                     summary=summary,
                 )
@@ -270,19 +258,7 @@ def _interactive(config: DeliveryConfig) -> bool:
 
 def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
     verb = "wrote" if config.dry_run else "stored" if isinstance(sink, StoreSink) else "sent"
-    line = (
-        f"{verb} {sink.stats.events_sent} events of {summary.delivered_runs} runs "
-        f"in {sink.stats.requests} requests"
-    )
-    if isinstance(sink, StoreSink | TeeSink):
-        line += f"; local store {state_path(config)} (see `ci-collector report`)"
-    if summary.skipped:
-        line += f"; {len(summary.skipped)} runs skipped (see warnings)"
-    if sink.stats.dead_lettered_events:
-        line += (
-            f"; {sink.stats.dead_lettered_events} events refused by Trunk, "
-            f"kept in {Path(config.dead_letter)}"
-        )
-    log.info("%s", line)
+    store = state_path(config) if isinstance(sink, StoreSink | TeeSink) else None
+    log.info("%s", pipeline.describe(summary, sink, verb, store, Path(config.dead_letter)))
     if config.output == "-":
         sys.stdout.flush()

@@ -1,0 +1,157 @@
+"""What may be remembered as done: acknowledgements in, state writes and checkpoints out.
+
+Every chain handed to the sink gets a sequence number, and so does every checkpoint a
+source yields. A chain is *settled* once every sink acknowledged it: accepted, or refused
+and recorded in the state as dead-lettered (kept in the sink's dead-letter file, listed
+by `state show`). A skipped run is settled at once, because the skip is recorded in the
+state too. A checkpoint is committed (its cursor written) only when every chain before
+it is settled, so a cursor never covers an attempt the state cannot account for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .sinks.base import Ack, Chain
+from .state import Attempt, State
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """ "Everything of `source` up to here was yielded": its cursor may then be `cursor`.
+
+    `complete` marks the end of a source's poll: once committed, its last success is
+    recorded. A checkpoint with no cursor only records that.
+    """
+
+    source: str
+    cursor: dict[str, Any] | None
+    complete: bool = False
+
+
+@dataclass(slots=True)
+class _Tally:
+    chain: Chain
+    acks: int = 0
+    refused: bool = False
+
+
+@dataclass(slots=True)
+class Settled:
+    """Counts for the summary."""
+
+    delivered: int = 0
+    dead_lettered: int = 0
+    checkpoints: int = 0
+    completed: list[str] = field(default_factory=list)
+
+
+class Ledger:
+    """Turns the sinks' acknowledgements, in whatever order, into ordered state writes.
+
+    `refused` is the hook for chains a sink refused: by default they are recorded as
+    dead-lettered in the state, which is what lets a checkpoint pass them.
+    """
+
+    def __init__(
+        self,
+        state: State | None,
+        sinks: tuple[str, ...],
+        *,
+        on_delivered: Callable[[list[Chain]], None] | None = None,
+        refused: Callable[[list[Chain]], None] | None = None,
+    ) -> None:
+        self.state = state
+        self.sinks = sinks
+        self.on_delivered = on_delivered
+        self.refused = refused or self._record_refused
+        self.settled = Settled()
+        self._next = 0
+        self._open: dict[Chain, tuple[int, _Tally]] = {}
+        self._unsettled: set[int] = set()
+        self._order: deque[int] = deque()
+        self._checkpoints: deque[tuple[int, Checkpoint]] = deque()
+
+    def expect(self, chain: Chain) -> None:
+        """A chain is about to go to the sinks: checkpoints after it wait for it."""
+        if chain in self._open:
+            return  # the same object twice: its acks count once per sink anyway
+        seq = self._take()
+        self._open[chain] = (seq, _Tally(chain))
+        self._unsettled.add(seq)
+        self._order.append(seq)
+
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        self._checkpoints.append((self._take(), checkpoint))
+        self._commit_due()
+
+    def acknowledge(self, acks: Iterable[Ack]) -> None:
+        accepted: dict[str, list[Attempt]] = {}
+        delivered: list[Chain] = []
+        refused: list[Chain] = []
+        for ack in acks:
+            entry = self._open.get(ack.chain)
+            if entry is None:
+                continue
+            seq, tally = entry
+            tally.acks += 1
+            tally.refused = tally.refused or ack.refused
+            if not ack.refused:
+                accepted.setdefault(ack.sink, []).append(_attempt(ack.chain))
+            if tally.acks == len(self.sinks):
+                del self._open[ack.chain]
+                self._unsettled.discard(seq)
+                (refused if tally.refused else delivered).append(ack.chain)
+        if self.state is not None:
+            for sink, attempts in accepted.items():
+                self.state.mark_all_delivered(attempts, sink=sink)
+        if refused:
+            self.refused(refused)
+            self.settled.dead_lettered += len(refused)
+        if delivered:
+            self.settled.delivered += len(delivered)
+            if self.on_delivered is not None:
+                self.on_delivered(delivered)
+        self._commit_due()
+
+    def _take(self) -> int:
+        self._next += 1
+        return self._next
+
+    def _commit_due(self) -> None:
+        """Write the cursors of every checkpoint no unsettled chain precedes."""
+        while self._order and self._order[0] not in self._unsettled:
+            self._order.popleft()
+        floor = self._order[0] if self._order else self._next + 1
+        due: dict[str, Checkpoint] = {}
+        completed: list[str] = []
+        while self._checkpoints and self._checkpoints[0][0] < floor:
+            _, checkpoint = self._checkpoints.popleft()
+            if checkpoint.cursor is not None:
+                due[checkpoint.source] = checkpoint  # only the newest per source is written
+            if checkpoint.complete:
+                completed.append(checkpoint.source)
+        if self.state is not None:
+            for checkpoint in due.values():
+                assert checkpoint.cursor is not None
+                self.state.set_cursor(checkpoint.source, checkpoint.cursor)
+            for source in completed:
+                self.state.record_success(source)
+        self.settled.checkpoints += len(due)
+        self.settled.completed.extend(completed)
+
+    def _record_refused(self, chains: list[Chain]) -> None:
+        if self.state is not None:
+            self.state.mark_dead_lettered(_attempt(chain) for chain in chains)
+        for chain in chains:
+            log.debug("%s: refused by a sink, recorded as dead-lettered", chain.run_key)
+
+
+def _attempt(chain: Chain) -> Attempt:
+    return (chain.run_key, chain.source, chain.fingerprint, len(chain.events))
