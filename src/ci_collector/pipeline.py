@@ -48,24 +48,26 @@ class SkipPolicy:
     """Decides what a run that cannot be collected or mapped costs: a warning, or the poll.
 
     A skip naming the run's key and source is also remembered in the state, with the
-    `settings` that skipped it (say, a fingerprint of the repository map): a source
-    retries it once its settings change, and `state show` lists it meanwhile.
+    `settings` that skipped it (say, a fingerprint of the repository map): that settles
+    it (a checkpoint may pass it), a source retries it once its settings change, and
+    `state show` lists it meanwhile.
     """
 
-    def __init__(self, fail_fast: bool = False, settings: str = "") -> None:
+    def __init__(self, fail_fast: bool = False) -> None:
         self.fail_fast = fail_fast
-        self.settings = settings
         self.skipped: list[str] = []
         self.state: State | None = None
 
-    def __call__(self, what: str, why: str, *, run_key: str = "", source: str = "") -> None:
+    def __call__(
+        self, what: str, why: str, *, run_key: str = "", source: str = "", settings: str = ""
+    ) -> None:
         message = f"skipped {what}: {why}"
         if self.fail_fast:
             raise RunSkipped(f"{message} (--fail-fast)")
         self.skipped.append(message)
         log.warning("%s", message)
         if self.state is not None and run_key and source:
-            self.state.mark_skipped(run_key, source, self.settings, why)
+            self.state.mark_skipped(run_key, source, settings, why)
 
 
 def _until_stopped(items: Iterable[Item]) -> Iterator[Item | CollectorError]:
