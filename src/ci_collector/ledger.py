@@ -1,11 +1,19 @@
 """What may be remembered as done: acknowledgements in, state writes and checkpoints out.
 
 Every chain handed to the sink gets a sequence number, and so does every checkpoint a
-source yields. A chain is *settled* once every sink acknowledged it: accepted, or refused
-and recorded in the state as dead-lettered (kept in the sink's dead-letter file, listed
-by `state show`). A skipped run is settled at once, because the skip is recorded in the
-state too. A checkpoint is committed (its cursor written) only when every chain before
-it is settled, so a cursor never covers an attempt the state cannot account for.
+source yields. A checkpoint is committed (its cursor written) only when every chain
+before it is *settled*, so a cursor never covers an attempt the state cannot account
+for. A chain is settled when every sink acknowledged it and either
+
+- every sink accepted it (it is marked delivered, per sink namespace), or
+- a sink refused it and the `refused` hook put it somewhere safe *in the state* and says
+  so (a quarantine the user can list and replay). The default hook records the refusal
+  (``dead_lettered`` table, besides the sink's dead-letter file) but does not settle it:
+  the refused chain holds back every later checkpoint, so the next poll lists it again
+  and re-sends it. A refusal is never passed over silently.
+
+A skipped run never reaches the ledger: its skip is recorded in the state when it happens
+(see `SkipPolicy`), which is what lets a checkpoint pass it.
 """
 
 from __future__ import annotations
@@ -55,8 +63,8 @@ class Settled:
 class Ledger:
     """Turns the sinks' acknowledgements, in whatever order, into ordered state writes.
 
-    `refused` is the hook for chains a sink refused: by default they are recorded as
-    dead-lettered in the state, which is what lets a checkpoint pass them.
+    `refused` is the hook for chains a sink refused: it returns those it has accounted
+    for in the state (quarantined), which settles them; the others hold checkpoints back.
     """
 
     def __init__(
@@ -65,7 +73,7 @@ class Ledger:
         sinks: tuple[str, ...],
         *,
         on_delivered: Callable[[list[Chain]], None] | None = None,
-        refused: Callable[[list[Chain]], None] | None = None,
+        refused: Callable[[list[Chain]], list[Chain]] | None = None,
     ) -> None:
         self.state = state
         self.sinks = sinks
@@ -94,7 +102,7 @@ class Ledger:
     def acknowledge(self, acks: Iterable[Ack]) -> None:
         accepted: dict[str, list[Attempt]] = {}
         delivered: list[Chain] = []
-        refused: list[Chain] = []
+        refused: dict[Chain, int] = {}
         for ack in acks:
             entry = self._open.get(ack.chain)
             if entry is None:
@@ -106,14 +114,18 @@ class Ledger:
                 accepted.setdefault(ack.sink, []).append(_attempt(ack.chain))
             if tally.acks == len(self.sinks):
                 del self._open[ack.chain]
-                self._unsettled.discard(seq)
-                (refused if tally.refused else delivered).append(ack.chain)
+                if tally.refused:
+                    refused[ack.chain] = seq
+                else:
+                    self._unsettled.discard(seq)
+                    delivered.append(ack.chain)
         if self.state is not None:
             for sink, attempts in accepted.items():
                 self.state.mark_all_delivered(attempts, sink=sink)
         if refused:
-            self.refused(refused)
             self.settled.dead_lettered += len(refused)
+            for chain in self.refused(list(refused)):
+                self._unsettled.discard(refused[chain])
         if delivered:
             self.settled.delivered += len(delivered)
             if self.on_delivered is not None:
@@ -146,11 +158,13 @@ class Ledger:
         self.settled.checkpoints += len(due)
         self.settled.completed.extend(completed)
 
-    def _record_refused(self, chains: list[Chain]) -> None:
+    def _record_refused(self, chains: list[Chain]) -> list[Chain]:
+        """Record the refusal; settle nothing, so the next poll sends these again."""
         if self.state is not None:
             self.state.mark_dead_lettered(_attempt(chain) for chain in chains)
         for chain in chains:
-            log.debug("%s: refused by a sink, recorded as dead-lettered", chain.run_key)
+            log.debug("%s: refused; holds its source's cursor until it is sent", chain.run_key)
+        return []
 
 
 def _attempt(chain: Chain) -> Attempt:
