@@ -86,6 +86,10 @@ class SourceSummary:
     cursor: dict[str, Any] | None
     last_success: str | None
     runs_delivered: int
+    skipped: tuple[str, ...] = ()
+    """Run keys skipped (and remembered as such), not delivered since."""
+    refused: tuple[str, ...] = ()
+    """Run keys a sink refused (dead-lettered), not delivered since."""
 
 
 Attempt = tuple[str, str, str, int]
@@ -213,15 +217,9 @@ class State:
                     "(run_key, source, fingerprint, events, refused_at) VALUES (?, ?, ?, ?, ?)",
                     (self.namespace + run_key, self.namespace + source, fingerprint, events, now),
                 )
-
-    def dead_lettered(self, source: str | None = None) -> list[str]:
-        """Run keys refused by a sink and not delivered since."""
-        rows = self._db.execute(
-            "SELECT run_key FROM dead_lettered WHERE source = coalesce(?, source)"
-            " AND run_key NOT IN (SELECT run_key FROM delivered) ORDER BY run_key",
-            (None if source is None else self.namespace + source,),
-        ).fetchall()
-        return [str(row[0]).removeprefix(self.namespace) for row in rows]
+                self._db.execute(  # so `state show` lists the source with its refusals
+                    "INSERT OR IGNORE INTO sources(source) VALUES (?)", (self.namespace + source,)
+                )
 
     # ---- skipped run attempts -------------------------------------------------------
 
@@ -232,6 +230,9 @@ class State:
                 "INSERT OR REPLACE INTO skipped(run_key, source, settings, reason, skipped_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (self.namespace + run_key, self.namespace + source, settings, reason, _now()),
+            )
+            self._db.execute(
+                "INSERT OR IGNORE INTO sources(source) VALUES (?)", (self.namespace + source,)
             )
 
     def skipped(self, source: str) -> dict[str, str]:
@@ -312,9 +313,24 @@ class State:
             "SELECT source, cursor, last_success, runs_delivered FROM sources ORDER BY source"
         ).fetchall()
         return [
-            SourceSummary(row[0], json.loads(row[1]) if row[1] else None, row[2], int(row[3]))
+            SourceSummary(
+                row[0],
+                json.loads(row[1]) if row[1] else None,
+                row[2],
+                int(row[3]),
+                self._keys("skipped", row[0]),
+                self._keys("dead_lettered", row[0]),
+            )
             for row in rows
         ]
+
+    def _keys(self, table: str, source: str) -> tuple[str, ...]:
+        rows = self._db.execute(
+            f"SELECT run_key FROM {table} WHERE source = ?"  # noqa: S608 (a fixed table name)
+            " AND run_key NOT IN (SELECT run_key FROM delivered) ORDER BY run_key",
+            (source,),
+        ).fetchall()
+        return tuple(str(row[0]) for row in rows)
 
     def forget(self, source: str) -> int:
         """Drop everything known about a source; its history will be sent again."""

@@ -120,8 +120,13 @@ def test_a_build_skipped_for_an_unknown_repository_is_retried_when_the_map_chang
         same = poll(jenkins, trunk, state, "--repo-map", str(repo_map))
         assert f"skipped {JOB} #1" not in same  # remembered as skipped, not retried blindly
         assert len(roots(trunk)) == 1
+        host = JenkinsClient(jenkins.url, None, None, 1).host
+        [row] = show(state).values()
+        assert row["skipped"] == [f"{host}/{JOB}/1"]  # listed, not lost
 
         repo_map.write_text(f"{JOB} = acme/app\n")
         poll(jenkins, trunk, state, "--repo-map", str(repo_map))
         assert len(roots(trunk)) == 2  # the new settings retried it
+        [row] = show(state).values()
+        assert row["skipped"] == []
         assert max(trunk.deliveries.values()) == 1
