@@ -237,12 +237,8 @@ def _upstream_pair(cause: dict[str, Any]) -> tuple[str, int] | None:
     return None
 
 
-def natural_key(host: str, job_path: str, number: int, generation: int | None = None) -> str:
-    """A build's identity. A re-created job (numbering restarted at 1) is a new
-    `generation`, named by a start time, so its #1 never takes an old #1's ids; builds of
-    the first generation keep the plain key (and their ids)."""
-    plain = f"{host}/{job_path}/{number}"
-    return plain if generation is None else f"{plain}@{generation}"
+def natural_key(host: str, job_path: str, number: int) -> str:
+    return f"{host}/{job_path}/{number}"
 
 
 # ---- stages --------------------------------------------------------------------------
@@ -494,7 +490,6 @@ class BuildContext:
     repo: Repo
     source: str
     branch_job: bool = False
-    generation: int | None = None
 
 
 def is_pipeline(build: dict[str, Any]) -> bool:
@@ -589,7 +584,7 @@ def map_build(
     return Run(
         platform=PLATFORM,
         repo=context.repo,
-        natural_key=natural_key(context.host, context.job_path, number, context.generation),
+        natural_key=natural_key(context.host, context.job_path, number),
         root=root,
         source=context.source,
         fingerprint=f"{result}:{duration}",

@@ -46,6 +46,14 @@ from .mapping import (
 log = logging.getLogger(__name__)
 
 
+def build_key(host: str, job_path: str, number: int, generation: int | None) -> str:
+    """A build's natural key. A re-created job (numbering restarted at 1) is a new
+    `generation`, named by a start time, so its #1 never takes an old #1's ids; builds of
+    the first generation keep the plain key (and so their ids)."""
+    plain = natural_key(host, job_path, number)
+    return plain if generation is None else f"{plain}@{generation}"
+
+
 @dataclass(frozen=True, slots=True)
 class JenkinsOptions:
     jobs: tuple[str, ...] = ()
@@ -128,7 +136,7 @@ class JenkinsCollector:
         )
 
     def _key(self, job: JobRef, number: int, poll: _JobPoll) -> str:
-        return natural_key(self.client.host, job.path, number, poll.generation)
+        return build_key(self.client.host, job.path, number, poll.generation)
 
     def _start(self, job: JobRef, state: State, cursor: dict[str, Any]) -> _JobPoll:
         """The poll's starting point: the cursor, plus builds skipped under other settings."""
@@ -136,9 +144,15 @@ class JenkinsCollector:
         generation = _int(cursor.get("generation"))
         listed = cursor.get("running", [])
         revisit = {n for n in listed if _int(n) is not None} if isinstance(listed, list) else set()
-        prefix = natural_key(self.client.host, job.path, 0, generation)[:-1]
+        prefix = natural_key(self.client.host, job.path, 0)[:-1]
         for key, settings in state.skipped(self.source_name(job)).items():
-            number = _int_text(key.removeprefix(prefix)) if key.startswith(prefix) else None
+            rest = key.removeprefix(prefix) if key.startswith(prefix) else ""
+            number_text, _, of = rest.partition("@")
+            number = (
+                _int_text(number_text)
+                if of == ("" if generation is None else str(generation))
+                else None
+            )
             if number is not None and settings != self.options.settings:
                 revisit.add(number)
         return _JobPoll(last, revisit, generation, highest=last or 0)
@@ -289,14 +303,14 @@ class JenkinsCollector:
         except BuildGone:
             skip(name, "deleted since it was listed")
             return None
-        context = BuildContext(
-            self.client.host, job.path, repo, source, branch_job, poll.generation
-        )
+        context = BuildContext(self.client.host, job.path, repo, source, branch_job)
         try:
-            return map_build(build, context, describe, blue)
+            run = map_build(build, context, describe, blue)
         except (MalformedBuild, ValueError, TypeError, KeyError, AttributeError) as exc:
             skip(name, f"unexpected JSON from Jenkins ({exc})")
             return None
+        run.natural_key = self._key(job, number, poll)  # every id derives from it (mapper)
+        return run
 
 
 def _int_text(text: str) -> int | None:
