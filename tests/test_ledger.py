@@ -100,3 +100,19 @@ def test_trunk_refusing_a_body_leaves_the_cursor_behind_it(
         assert state.cursor(SOURCE) is None  # the refused chain comes first in the stream
         [row] = [r for r in state.sources() if r.refused]
         assert row.refused == (runs[0].natural_key,)
+
+
+def test_a_refused_chain_holds_only_its_own_source() -> None:
+    other = "jenkins:ci.example.com/team/other"
+    with State(":memory:") as state:
+        ledger = Ledger(state, ("",))
+        refused, fine = chain(make_run(1)), chain(make_run(2))
+        fine = Chain(fine.run_key, fine.repo, fine.events, other, fine.fingerprint)
+        ledger.expect(refused)
+        ledger.checkpoint(Checkpoint(SOURCE, {"at": 1}, complete=True))
+        ledger.expect(fine)
+        ledger.checkpoint(Checkpoint(other, {"at": 2}, complete=True))
+        ledger.acknowledge([Ack(refused, "", refused=True), Ack(fine, "")])
+        assert state.cursor(SOURCE) is None and state.cursor(other) == {"at": 2}
+        successes = {row.source: row.last_success for row in state.sources()}
+        assert successes[SOURCE] is None and successes[other] is not None

@@ -1,9 +1,11 @@
 """What may be remembered as done: acknowledgements in, state writes and checkpoints out.
 
 Every chain handed to the sink gets a sequence number, and so does every checkpoint a
-source yields. A checkpoint is committed (its cursor written) only when every chain
-before it is *settled*, so a cursor never covers an attempt the state cannot account
-for. A chain is settled when every sink acknowledged it and either
+source yields. A checkpoint of a source is committed (its cursor written) only when
+every chain of that source before it is *settled*, so a cursor never covers an attempt
+the state cannot account for (a chain naming no source holds every checkpoint back).
+Other sources' chains do not hold it: one refused build does not stop the other jobs'
+cursors. A chain is settled when every sink acknowledged it and either
 
 - every sink accepted it (it is marked delivered, per sink namespace), or
 - a sink refused it and the `refused` hook put it somewhere safe *in the state* and says
@@ -19,7 +21,6 @@ A skipped run never reaches the ledger: its skip is recorded in the state when i
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,9 +83,8 @@ class Ledger:
         self.settled = Settled()
         self._next = 0
         self._open: dict[Chain, tuple[int, _Tally]] = {}
-        self._unsettled: set[int] = set()
-        self._order: deque[int] = deque()
-        self._checkpoints: deque[tuple[int, Checkpoint]] = deque()
+        self._unsettled: dict[int, str] = {}  # sequence number -> source
+        self._checkpoints: list[tuple[int, Checkpoint]] = []
 
     def expect(self, chain: Chain) -> None:
         """A chain is about to go to the sinks: checkpoints after it wait for it."""
@@ -92,8 +92,7 @@ class Ledger:
             return  # the same object twice: its acks count once per sink anyway
         seq = self._take()
         self._open[chain] = (seq, _Tally(chain))
-        self._unsettled.add(seq)
-        self._order.append(seq)
+        self._unsettled[seq] = chain.source
 
     def checkpoint(self, checkpoint: Checkpoint) -> None:
         self._checkpoints.append((self._take(), checkpoint))
@@ -117,7 +116,7 @@ class Ledger:
                 if tally.refused:
                     refused[ack.chain] = seq
                 else:
-                    self._unsettled.discard(seq)
+                    del self._unsettled[seq]
                     delivered.append(ack.chain)
         if self.state is not None:
             for sink, attempts in accepted.items():
@@ -125,7 +124,7 @@ class Ledger:
         if refused:
             self.settled.dead_lettered += len(refused)
             for chain in self.refused(list(refused)):
-                self._unsettled.discard(refused[chain])
+                self._unsettled.pop(refused[chain], None)
         if delivered:
             self.settled.delivered += len(delivered)
             if self.on_delivered is not None:
@@ -137,18 +136,25 @@ class Ledger:
         return self._next
 
     def _commit_due(self) -> None:
-        """Write the cursors of every checkpoint no unsettled chain precedes."""
-        while self._order and self._order[0] not in self._unsettled:
-            self._order.popleft()
-        floor = self._order[0] if self._order else self._next + 1
+        """Write the cursors of the checkpoints no unsettled chain of their source precedes."""
+        if not self._checkpoints:
+            return
+        floor: dict[str, int] = {}
+        for seq, source in self._unsettled.items():
+            floor[source] = min(seq, floor.get(source, seq))
+        anonymous = floor.get("", self._next + 1)
         due: dict[str, Checkpoint] = {}
         completed: list[str] = []
-        while self._checkpoints and self._checkpoints[0][0] < floor:
-            _, checkpoint = self._checkpoints.popleft()
+        waiting: list[tuple[int, Checkpoint]] = []
+        for seq, checkpoint in self._checkpoints:
+            if seq > min(floor.get(checkpoint.source, seq + 1), anonymous):
+                waiting.append((seq, checkpoint))
+                continue
             if checkpoint.cursor is not None:
                 due[checkpoint.source] = checkpoint  # only the newest per source is written
             if checkpoint.complete:
                 completed.append(checkpoint.source)
+        self._checkpoints = waiting
         if self.state is not None:
             for checkpoint in due.values():
                 assert checkpoint.cursor is not None
