@@ -11,8 +11,8 @@ cursors. A chain is settled when every sink acknowledged it and either
 - a sink refused it and the `refused` hook put it somewhere safe *in the state* and says
   so (a quarantine the user can list and replay). The default hook records the refusal
   (``dead_lettered`` table, besides the sink's dead-letter file) but does not settle it:
-  the refused chain holds back every later checkpoint, so the next poll lists it again
-  and re-sends it. A refusal is never passed over silently.
+  the refused chain holds back its source's later checkpoints, so the next poll lists
+  it again and re-sends it. A refusal is never passed over silently.
 
 A skipped run never reaches the ledger: its skip is recorded in the state when it happens
 (see `SkipPolicy`), which is what lets a checkpoint pass it.
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """ "Everything of `source` up to here was yielded": its cursor may then be `cursor`.
+    """Everything of `source` up to here was yielded: its cursor may then be `cursor`.
 
     `complete` marks the end of a source's poll: once committed, its last success is
     recorded. A checkpoint with no cursor only records that.
@@ -46,7 +46,8 @@ class Checkpoint:
 
 @dataclass(slots=True)
 class _Tally:
-    chain: Chain
+    """Acknowledgements a chain has had so far (one per sink)."""
+
     acks: int = 0
     refused: bool = False
 
@@ -91,7 +92,7 @@ class Ledger:
         if chain in self._open:
             return  # the same object twice: its acks count once per sink anyway
         seq = self._take()
-        self._open[chain] = (seq, _Tally(chain))
+        self._open[chain] = (seq, _Tally())
         self._unsettled[seq] = chain.source
 
     def checkpoint(self, checkpoint: Checkpoint) -> None:

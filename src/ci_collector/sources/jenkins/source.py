@@ -139,7 +139,8 @@ class JenkinsCollector:
         return build_key(self.client.host, job.path, number, poll.generation)
 
     def _start(self, job: JobRef, state: State, cursor: dict[str, Any]) -> _JobPoll:
-        """The poll's starting point: the cursor, plus builds skipped under other settings."""
+        """The poll's starting point: the cursor, plus builds skipped under other settings
+        (a skip recorded without settings, say unmappable data, does not depend on them)."""
         last = _int(cursor.get("last"))
         generation = _int(cursor.get("generation"))
         listed = cursor.get("running", [])
@@ -153,7 +154,7 @@ class JenkinsCollector:
                 if of == ("" if generation is None else str(generation))
                 else None
             )
-            if number is not None and settings != self.options.settings:
+            if number is not None and settings and settings != self.options.settings:
                 revisit.add(number)
         return _JobPoll(last, revisit, generation, highest=last or 0)
 
