@@ -103,8 +103,29 @@ def test_a_recreated_job_is_sent_under_ids_of_its_own(
         assert max(trunk.deliveries.values()) == 1  # nothing sent twice
 
 
-def test_a_build_skipped_for_an_unknown_repository_is_retried_when_the_map_changes(
+def test_builds_deleted_by_hand_are_no_restart_and_keep_their_ids(
     trunk: TrunkStandIn, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.sqlite"
+    with running_jenkins(USER, JENKINS_TOKEN) as jenkins:
+        jenkins.folder("team")
+        jenkins.job(JOB, pipeline=False)
+        for number in (1, 2, 3):
+            freestyle(jenkins, number, T0 + number * 3_600_000)
+        poll(jenkins, trunk, state)
+        jenkins.jobs[JOB].builds = [b for b in jenkins.jobs[JOB].builds if b.number != 3]
+        quiet = poll(jenkins, trunk, state)
+        assert "restarted" not in quiet
+        freestyle(jenkins, 4, T0 + 4 * 3_600_000)
+        poll(jenkins, trunk, state)
+        host = JenkinsClient(jenkins.url, None, None, 1).host
+        assert roots(trunk) == {event_id(f"{host}/{JOB}/{n}") for n in (1, 2, 3, 4)}
+        assert max(trunk.deliveries.values()) == 1
+
+
+@pytest.mark.parametrize("fix", ["map", "repo"])
+def test_a_build_skipped_for_an_unknown_repository_is_retried_when_the_settings_change(
+    trunk: TrunkStandIn, tmp_path: Path, fix: str
 ) -> None:
     state = tmp_path / "state.sqlite"
     repo_map = tmp_path / "repos.txt"
@@ -124,8 +145,11 @@ def test_a_build_skipped_for_an_unknown_repository_is_retried_when_the_map_chang
         [row] = show(state).values()
         assert row["skipped"] == [f"{host}/{JOB}/1"]  # listed, not lost
 
-        repo_map.write_text(f"{JOB} = acme/app\n")
-        poll(jenkins, trunk, state, "--repo-map", str(repo_map))
+        if fix == "map":
+            repo_map.write_text(f"{JOB} = acme/app\n")
+            poll(jenkins, trunk, state, "--repo-map", str(repo_map))
+        else:
+            poll(jenkins, trunk, state, "--repo", "acme/app")
         assert len(roots(trunk)) == 2  # the new settings retried it
         [row] = show(state).values()
         assert row["skipped"] == []
