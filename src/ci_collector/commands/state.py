@@ -41,6 +41,8 @@ def show(state_path: str | None, as_json: bool) -> int:
                         "cursor": row.cursor,
                         "last_success": row.last_success,
                         "runs_delivered": row.runs_delivered,
+                        "skipped": list(row.skipped),
+                        "refused": list(row.refused),
                     }
                     for row in rows
                 ],
@@ -55,6 +57,8 @@ def show(state_path: str | None, as_json: bool) -> int:
         click.echo(
             f"{row.source}\truns delivered: {row.runs_delivered}\t"
             f"last success: {row.last_success or 'never'}\tcursor: {cursor}"
+            + (f"\tskipped: {len(row.skipped)}" if row.skipped else "")
+            + (f"\trefused: {len(row.refused)}" if row.refused else "")
         )
     return 0
 

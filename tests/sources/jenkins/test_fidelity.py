@@ -24,6 +24,7 @@ from ci_collector.state import State
 from ci_collector.trunk import CONCLUSIONS
 from ci_collector.validate import validate_lines
 from tests.conftest import SHARED_FIXTURES
+from tests.recorded_runs import only_runs
 from tests.servers.jenkins import JenkinsStandIn, running_jenkins
 from tests.sources.jenkins.scenarios import (
     APP,
@@ -71,7 +72,8 @@ def jenkins() -> Iterator[JenkinsStandIn]:
 def collect(url: str, **options: Any) -> tuple[list[Run], SkipPolicy]:
     client = JenkinsClient(url, USER, TOKEN, timeout=5)
     skip = SkipPolicy()
-    return list(JenkinsCollector(client, JenkinsOptions(**options))(State(":memory:"), skip)), skip
+    items = JenkinsCollector(client, JenkinsOptions(**options))(State(":memory:"), skip)
+    return only_runs(items), skip
 
 
 # ---- the sequence is the job, not the build ---------------------------------------------

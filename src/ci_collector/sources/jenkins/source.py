@@ -2,20 +2,29 @@
 
 Per job, one ``tree=``-limited request lists 100 builds with everything a root event
 needs; Pipeline builds add their ``wfapi/describe``, and only builds whose stages ran in
-parallel add Blue Ocean's node graph. Polling state per job (``jenkins:<host>/<job>``):
-the highest build number seen and the builds to look at again (still running, or sent
-but not yet confirmed), so a repeated poll with nothing new costs one request per job.
+parallel add Blue Ocean's node graph. After each job the stream carries a checkpoint of
+the job's cursor (``jenkins:<host>/<job>``): the highest build number listed, its start
+time, the builds still running, and the job's generation. The pipeline writes it once
+every build before it was acknowledged, so a repeated poll with nothing new costs one
+request per job and a poll that delivered everything leaves nothing to look at again.
+
+A re-created job (a multibranch branch deleted and pushed again, a re-scanned folder, a
+migrated controller) restarts numbering at 1. It is recognised by its newest build
+being numbered below the cursor, or by the cursor's build number having another start
+time; the job then starts a new generation (see `natural_key`) and is listed afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...ledger import Checkpoint
 from ...model import Repo, Run
-from ...pipeline import SkipPolicy
+from ...pipeline import Item, SkipPolicy
 from ...state import State
 from ..repos import ForeignHosts, RepoMap
 from .client import PAGE, BuildGone, JenkinsClient, JobRef
@@ -37,6 +46,14 @@ from .mapping import (
 log = logging.getLogger(__name__)
 
 
+def build_key(host: str, job_path: str, number: int, generation: int | None) -> str:
+    """A build's natural key. A re-created job (numbering restarted at 1) is a new
+    `generation`, named by a start time, so its #1 never takes an old #1's ids; builds of
+    the first generation keep the plain key (and so their ids)."""
+    plain = natural_key(host, job_path, number)
+    return plain if generation is None else f"{plain}@{generation}"
+
+
 @dataclass(frozen=True, slots=True)
 class JenkinsOptions:
     jobs: tuple[str, ...] = ()
@@ -44,21 +61,55 @@ class JenkinsOptions:
     repo: Repo | None = None
     repo_map: RepoMap | None = None
 
+    @property
+    def settings(self) -> str:
+        """What decides a build's repository: a build skipped under other settings is retried."""
+        rules = self.repo_map.rules if self.repo_map is not None else ()
+        return hashlib.sha256(repr((self.repo, rules)).encode()).hexdigest()[:16]
+
 
 @dataclass(slots=True)
 class _JobPoll:
     """Book-keeping of one job during one poll."""
 
     last: int | None
-    recheck: set[int]
+    revisit: set[int]
+    generation: int | None = None
     highest: int = 0
+    highest_started: int | None = None
     still_running: set[int] = field(default_factory=set)
-    sent: list[int] = field(default_factory=list)
     builds: int = 0
 
 
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def restarted(cursor: dict[str, Any], page: list[Any]) -> bool:
+    """True when the job's numbering restarted since the cursor was written."""
+    last, started = _int(cursor.get("last")), _int(cursor.get("started"))
+    if last is None:
+        return False
+    stamps = {
+        e["number"]: _int(e.get("timestamp"))
+        for e in page
+        if isinstance(e, dict) and _int(e.get("number")) is not None
+    }
+    if not stamps:
+        return False
+    if last in stamps:
+        return started is not None and stamps[last] is not None and stamps[last] != started
+    newest = max(stamps)
+    if newest > last:
+        return False
+    newest_started = stamps[newest]
+    # Below the cursor: builds deleted by hand keep older start times; a new job's are newer.
+    return started is None or (newest_started is not None and newest_started > started)
+
+
 class JenkinsCollector:
-    """`RunSource` over one Jenkins server: ``collector(state, skip)`` yields finished runs."""
+    """`RunSource` over one Jenkins server: ``collector(state, skip)`` yields finished runs
+    and, after each job, the checkpoint of its cursor."""
 
     def __init__(self, client: JenkinsClient, options: JenkinsOptions) -> None:
         self.client = client
@@ -77,15 +128,10 @@ class JenkinsCollector:
             return [JobRef(path.strip("/")) for path in self.options.jobs]
         return self.client.discover()
 
-    def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
-        downstream: list[Run] = []
-        for job in self.jobs():
-            for run in self._poll(job, state, skip):
-                if run.external_parent is None:
-                    yield run
-                else:
-                    downstream.append(run)  # its upstream may be in a job polled later
-        yield from upstream_first(downstream)
+    def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Item]:
+        yield from upstream_first(
+            item for job in self.jobs() for item in self._poll(job, state, skip)
+        )
         log.info(
             "jenkins: %d requests, %d builds listed, %d builds sent",
             self.client.requests,
@@ -93,19 +139,33 @@ class JenkinsCollector:
             self.builds_sent,
         )
 
-    def _key(self, job: JobRef, number: int) -> str:
-        return natural_key(self.client.host, job.path, number)
+    def _key(self, job: JobRef, number: int, poll: _JobPoll) -> str:
+        return build_key(self.client.host, job.path, number, poll.generation)
 
-    def _poll(self, job: JobRef, state: State, skip: SkipPolicy) -> Iterator[Run]:
+    def _start(self, job: JobRef, state: State, cursor: dict[str, Any]) -> _JobPoll:
+        """The poll's starting point: the cursor, plus builds skipped under other settings
+        (a skip recorded without settings, say unmappable data, does not depend on them)."""
+        last = _int(cursor.get("last"))
+        generation = _int(cursor.get("generation"))
+        listed = cursor.get("running", [])
+        revisit = {n for n in listed if _int(n) is not None} if isinstance(listed, list) else set()
+        prefix = natural_key(self.client.host, job.path, 0)[:-1]
+        for key, settings in state.skipped(self.source_name(job)).items():
+            rest = key.removeprefix(prefix) if key.startswith(prefix) else ""
+            number_text, _, of = rest.partition("@")
+            number = (
+                _int_text(number_text)
+                if of == ("" if generation is None else str(generation))
+                else None
+            )
+            if number is not None and settings and settings != self.options.settings:
+                revisit.add(number)
+        return _JobPoll(last, revisit, generation, highest=last or 0)
+
+    def _poll(self, job: JobRef, state: State, skip: SkipPolicy) -> Iterator[Item]:
         source = self.source_name(job)
         cursor = state.cursor(source) or {}
-        last = cursor.get("last") if isinstance(cursor.get("last"), int) else None
-        recheck = {
-            number
-            for number in cursor.get("recheck", [])
-            if isinstance(number, int) and not state.is_delivered(self._key(job, number))
-        }
-        poll = _JobPoll(last, recheck, highest=last or 0)
+        poll = self._start(job, state, cursor)
         start = 0
         while True:
             try:
@@ -117,19 +177,32 @@ class JenkinsCollector:
             if not isinstance(page, list):
                 skip(f"job {job.path}", "its build list is not a list")
                 return
+            if start == 0 and restarted(cursor, page):
+                poll = self._restart(job, cursor, page)
             yield from self._page(job, body, page, poll, state, skip, source)
             if not self._needs_next_page(page, poll):
                 break
             start += PAGE
-        self.foreign.report(skip)
-        pending = {n for n in poll.sent if not state.is_delivered(self._key(job, n))}
-        state.set_cursor(
-            source,
-            {
-                "last": poll.highest,
-                "recheck": sorted(poll.still_running | pending),
-            },
+        self.foreign.report(skip, source, self.options.settings)
+        moved: dict[str, Any] = {"last": poll.highest, "running": sorted(poll.still_running)}
+        started = poll.highest_started
+        if started is None and poll.highest == _int(cursor.get("last")):
+            started = _int(cursor.get("started"))
+        if started is not None:
+            moved["started"] = started
+        if poll.generation is not None:
+            moved["generation"] = poll.generation
+        yield Checkpoint(source, moved, complete=True)
+
+    def _restart(self, job: JobRef, cursor: dict[str, Any], page: list[Any]) -> _JobPoll:
+        stamps = [_int(e.get("timestamp")) for e in page if isinstance(e, dict)]
+        generation = _int(cursor.get("started")) or max((s for s in stamps if s), default=0)
+        log.warning(
+            "jenkins: %s restarted its build numbers (re-created?); its builds are a new "
+            "generation and keep ids apart from the old ones",
+            job.path,
         )
+        return _JobPoll(None, set(), generation)
 
     def _needs_next_page(self, page: list[Any], poll: _JobPoll) -> bool:
         if len(page) < PAGE:
@@ -141,7 +214,7 @@ class JenkinsCollector:
             return False
         oldest = min(numbers)
         if poll.last is not None:
-            floor: int = min(poll.recheck | {poll.last})
+            floor: int = min(poll.revisit | {poll.last})
             return oldest > floor
         since = self.options.since_ms
         if since is not None:
@@ -165,8 +238,10 @@ class JenkinsCollector:
             except MalformedBuild as exc:
                 skip(f"a build of {job.path}", str(exc))
                 continue
-            poll.highest = max(poll.highest, number)
-            if poll.last is not None and number <= poll.last and number not in poll.recheck:
+            if number > poll.highest or (poll.highest_started is None and number == poll.highest):
+                poll.highest = number
+                poll.highest_started = _int(entry.get("timestamp"))
+            if poll.last is not None and number <= poll.last and number not in poll.revisit:
                 continue
             self.builds_listed += 1
             if not is_finished(entry):
@@ -176,11 +251,10 @@ class JenkinsCollector:
             since = self.options.since_ms
             if since is not None and isinstance(stamp, int) and stamp < since:
                 continue
-            if state.is_delivered(self._key(job, number)):
+            if state.is_delivered(self._key(job, number, poll)):
                 continue
-            run = self._collect(job, body, entry, number, source, skip)
+            run = self._collect(job, body, entry, number, poll, source, skip)
             if run is not None:
-                poll.sent.append(number)
                 self.builds_sent += 1
                 yield run
 
@@ -208,6 +282,7 @@ class JenkinsCollector:
         body: dict[str, Any],
         build: dict[str, Any],
         number: int,
+        poll: _JobPoll,
         source: str,
         skip: SkipPolicy,
     ) -> Run | None:
@@ -218,9 +293,12 @@ class JenkinsCollector:
                 name,
                 "its repository is unknown (no git checkout or GitHub project "
                 "property); use --repo or --repo-map",
+                run_key=self._key(job, number, poll),
+                source=source,
+                settings=self.options.settings,
             )
             return None
-        if self.foreign.holds(job.path, name, repo):
+        if self.foreign.holds(job.path, name, repo, self._key(job, number, poll)):
             return None
         branch_job = job.branch_job or is_branch_build(build)
         describe: Any = None
@@ -235,19 +313,40 @@ class JenkinsCollector:
             return None
         context = BuildContext(self.client.host, job.path, repo, source, branch_job)
         try:
-            return map_build(build, context, describe, blue)
+            run = map_build(build, context, describe, blue)
         except (MalformedBuild, ValueError, TypeError, KeyError, AttributeError) as exc:
             skip(name, f"unexpected JSON from Jenkins ({exc})")
             return None
+        run.natural_key = self._key(job, number, poll)  # every id derives from it (mapper)
+        return run
 
 
-def upstream_first(runs: list[Run]) -> Iterator[Run]:
-    """Downstream builds, each after any upstream of it among them (then in poll order).
+def _int_text(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
 
-    Roots were handed on already; this orders chains of triggers collected in one poll,
-    so a body never carries a build before the build that triggered it.
+
+def upstream_first(items: Iterable[Item]) -> Iterator[Item]:
+    """The items, with downstream builds after any upstream of them (then in poll order).
+
+    A build triggered by another is held to the end of the poll (its upstream may be in
+    a job polled later), and so is every later checkpoint of its job: a cursor never
+    passes a build the pipeline has not been handed yet.
     """
-    waiting = list(runs)
+    downstream: list[Run] = []
+    held: list[Checkpoint] = []
+    waiting_sources: set[str] = set()
+    for item in items:
+        if isinstance(item, Checkpoint):
+            if item.source in waiting_sources:
+                held.append(item)
+            else:
+                yield item
+        elif item.external_parent is None:
+            yield item
+        else:
+            downstream.append(item)
+            waiting_sources.add(item.source)
+    waiting = downstream
     while waiting:
         keys = {run.natural_key for run in waiting}
         ready = [
@@ -259,3 +358,4 @@ def upstream_first(runs: list[Run]) -> Iterator[Run]:
             ready = waiting
         yield from ready
         waiting = [run for run in waiting if run not in ready]
+    yield from held
