@@ -154,3 +154,43 @@ def test_a_build_skipped_for_an_unknown_repository_is_retried_when_the_settings_
         [row] = show(state).values()
         assert row["skipped"] == []
         assert max(trunk.deliveries.values()) == 1
+
+
+@pytest.mark.parametrize(
+    ("remote", "fix"),
+    [
+        ("https://gitlab.com/acme/app.git", "map"),
+        ("git@bitbucket.org:acme/app.git", "repo"),
+        ("ssh://git@github.acme.internal:7999/acme/app.git", "map"),
+    ],
+)
+def test_builds_of_another_host_are_remembered_as_skipped_and_retried_when_settings_change(
+    trunk: TrunkStandIn, tmp_path: Path, remote: str, fix: str
+) -> None:
+    state = tmp_path / "state.sqlite"
+    repo_map = tmp_path / "repos.txt"
+    repo_map.write_text("nothing/* = acme/other\n")
+    with running_jenkins(USER, JENKINS_TOKEN) as jenkins:
+        jenkins.folder("team")
+        jenkins.job(JOB, pipeline=False)
+        for number in (1, 2):
+            body = build_body(jenkins, JOB, number, "SUCCESS", build_data(remote, "e" * 40))
+            body["timestamp"] = T0 + number * 3_600_000
+            jenkins.add_build(JOB, Build(body))
+        first = poll(jenkins, trunk, state, "--repo-map", str(repo_map))
+        assert "not on github.com" in first and roots(trunk) == set()
+        host = JenkinsClient(jenkins.url, None, None, 1).host
+        [row] = show(state).values()
+        assert row["skipped"] == [f"{host}/{JOB}/1", f"{host}/{JOB}/2"]  # remembered
+        same = poll(jenkins, trunk, state, "--repo-map", str(repo_map))
+        assert "not on github.com" not in same  # not listed again under the same settings
+
+        if fix == "map":
+            repo_map.write_text(f"{JOB} = acme/app\n")
+            poll(jenkins, trunk, state, "--repo-map", str(repo_map))
+        else:
+            poll(jenkins, trunk, state, "--repo", "acme/app")
+        assert len(roots(trunk)) == 2  # the new settings retried both
+        [row] = show(state).values()
+        assert row["skipped"] == []
+        assert max(trunk.deliveries.values()) == 1
