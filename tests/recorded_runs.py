@@ -5,12 +5,13 @@ Shared by sinks that must prove every recorded run survives their encoding (OTLP
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 import vcr
 
 from ci_collector.model import Run
-from ci_collector.pipeline import SkipPolicy
+from ci_collector.pipeline import Item, SkipPolicy
 from ci_collector.sources.circleci.client import CircleCIClient
 from ci_collector.sources.circleci.mapping import Project
 from ci_collector.sources.circleci.source import CircleCISource
@@ -26,13 +27,18 @@ from tests.sources.github import scenarios as sc
 from tests.sources.jenkins.record_cassettes import CASES, TOKEN, URL, USER
 
 
+def only_runs(items: Iterable[Item]) -> list[Run]:
+    """A source's runs, without the checkpoints between them."""
+    return [item for item in items if isinstance(item, Run)]
+
+
 def github_runs() -> list[Run]:
     player = vcr.VCR(record_mode="none", ignore_localhost=True, filter_headers=["authorization"])
     with player.use_cassette(str(CASSETTES / "github" / "poll.yaml")):
         client = GitHubClient(API, "ghp_playback-token-0000000000")
         query = GitHubQuery(repos=(f"{sc.OWNER}/{sc.NAME}",))
         collector = GitHubCollector(client, query, now=datetime(2025, 1, 2, tzinfo=timezone.utc))
-        return list(collector(State(":memory:"), SkipPolicy()))
+        return only_runs(collector(State(":memory:"), SkipPolicy()))
 
 
 def jenkins_runs() -> list[Run]:
@@ -42,7 +48,7 @@ def jenkins_runs() -> list[Run]:
         with player.use_cassette(str(CASSETTES / "jenkins" / f"{name}.yaml")):
             client = JenkinsClient(URL, USER, TOKEN, timeout=5)
             collector = JenkinsCollector(client, JenkinsOptions(jobs=CASES[name]))
-            runs.extend(collector(State(":memory:"), SkipPolicy()))
+            runs.extend(only_runs(collector(State(":memory:"), SkipPolicy())))
     return runs
 
 
@@ -59,9 +65,8 @@ def circleci_runs() -> list[Run]:
         player.use_cassette("poll.yaml"),
         CircleCIClient("cassette-token-not-recorded", backoff_base=0.0) as client,
     ):
-        return list(
-            CircleCISource(client, project, since=SINCE, now=now)(State(":memory:"), SkipPolicy())
-        )
+        source = CircleCISource(client, project, since=SINCE, now=now)
+        return only_runs(source(State(":memory:"), SkipPolicy()))
 
 
 def recorded_runs() -> dict[str, list[Run]]:

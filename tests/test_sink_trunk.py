@@ -23,7 +23,7 @@ from ci_collector.model import Repo, Run
 from ci_collector.pipeline import SkipPolicy, deliver
 from ci_collector.retry import retry_after
 from ci_collector.sinks import Chain, DeliveryFailed, TokenRejected, TrunkRefused, TrunkSink
-from ci_collector.sinks.base import encode
+from ci_collector.sinks.base import Ack, encode
 from ci_collector.state import State
 from tests.runs import make_run
 from tests.servers.base import Reply
@@ -56,15 +56,15 @@ def chain_of(run: Run) -> Chain:
 
 
 def send(sink: TrunkSink, runs: Iterable[Run]) -> list[str]:
-    """Add every run, flush, close; the run keys reported delivered, in order."""
-    done: list[Chain] = []
+    """Add every run, flush, close; the run keys acknowledged as accepted, in order."""
+    done: list[Ack] = []
     try:
         for run in runs:
             done.extend(sink.add(chain_of(run)))
         done.extend(sink.flush())
     finally:
         sink.close()
-    return [chain.run_key for chain in done]
+    return [ack.chain.run_key for ack in done if not ack.refused]
 
 
 def posted_bodies(trunk: TrunkStandIn) -> list[bytes]:
@@ -157,8 +157,8 @@ def test_a_chain_is_delivered_only_after_its_last_batch(
     assert sink.add(chain_of(long_run)) == []  # 8 events sent, 2 still queued
     assert len(trunk.events) == 8
     done = sink.add(chain_of(short_run))  # the next body takes the last 2 of the long run
-    assert [chain.run_key for chain in done] == [long_run.natural_key]
-    assert [chain.run_key for chain in sink.flush()] == [short_run.natural_key]
+    assert [ack.chain.run_key for ack in done] == [long_run.natural_key]
+    assert [ack.chain.run_key for ack in sink.flush()] == [short_run.natural_key]
     sink.close()
     assert len(trunk.events) == 14
 

@@ -174,6 +174,8 @@ def test_cli_state_show(path: Path) -> None:
             "cursor": {"updated": "2024-05-01"},
             "last_success": None,
             "runs_delivered": 1,
+            "skipped": [],
+            "refused": [],
         }
     ]
 

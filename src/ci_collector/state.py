@@ -38,6 +38,20 @@ CREATE TABLE IF NOT EXISTS delivered (
     delivered_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS delivered_by_source ON delivered(source);
+CREATE TABLE IF NOT EXISTS dead_lettered (
+    run_key TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    refused_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS skipped (
+    run_key TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    skipped_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS etags (
     url TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -72,6 +86,14 @@ class SourceSummary:
     cursor: dict[str, Any] | None
     last_success: str | None
     runs_delivered: int
+    skipped: tuple[str, ...] = ()
+    """Run keys skipped (and remembered as such), not delivered since."""
+    refused: tuple[str, ...] = ()
+    """Run keys a sink refused (dead-lettered), not delivered since."""
+
+
+Attempt = tuple[str, str, str, int]
+"""``(run_key, source, fingerprint, events)`` of one run attempt."""
 
 
 class State:
@@ -80,11 +102,16 @@ class State:
     `namespace` keeps destinations apart in one file: what went only to the local store
     (``store:``) is not "delivered" for Trunk, so adding a token later still sends it.
     Every source, run key and cached URL is stored under the namespace.
+
+    `sinks` are the namespaces of the destinations of this run (Trunk ``""``, the
+    store ``store:``...): each remembers its own deliveries, and an attempt counts as
+    delivered only when every one of them has it.
     """
 
     def __init__(self, path: str | Path, namespace: str = "") -> None:
         self.path = Path(path)
         self.namespace = namespace
+        self.sinks: tuple[str, ...] = (namespace,)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -131,21 +158,20 @@ class State:
     # ---- delivered run attempts -----------------------------------------------------
 
     def is_delivered(self, run_key: str, fingerprint: str = "") -> bool:
-        """True when this attempt was delivered (with this fingerprint, if one is given)."""
-        row = self._db.execute(
-            "SELECT fingerprint FROM delivered WHERE run_key = ?", (self.namespace + run_key,)
-        ).fetchone()
-        return row is not None and (not fingerprint or row[0] == fingerprint)
+        """True when every sink has this attempt (with this fingerprint, if one is given)."""
+        return all(self.delivered_to(sink, run_key, fingerprint) for sink in self.sinks)
 
     def mark_delivered(self, run_key: str, source: str, fingerprint: str, events: int) -> None:
         self.mark_all_delivered([(run_key, source, fingerprint, events)])
 
-    def mark_all_delivered(self, attempts: Iterable[tuple[str, str, str, int]]) -> None:
-        """Record ``(run_key, source, fingerprint, events)`` attempts in one transaction."""
+    def mark_all_delivered(self, attempts: Iterable[Attempt], sink: str | None = None) -> None:
+        """Record attempts one sink (default: this state's namespace) took, at once."""
         now = _now()
+        prefix = self.namespace if sink is None else sink
         with self._transaction():
             for bare_key, bare_source, fingerprint, events in attempts:
-                run_key, source = self.namespace + bare_key, self.namespace + bare_source
+                run_key, source = prefix + bare_key, prefix + bare_source
+                self._db.execute("DELETE FROM skipped WHERE run_key = ?", (run_key,))
                 new = (
                     self._db.execute(
                         "SELECT 1 FROM delivered WHERE run_key = ?", (run_key,)
@@ -175,11 +201,64 @@ class State:
             ).fetchone()
         return int(row[0])
 
+    def delivered_to(self, sink: str, run_key: str, fingerprint: str = "") -> bool:
+        """True when the sink with namespace `sink` has this attempt."""
+        row = self._db.execute(
+            "SELECT fingerprint FROM delivered WHERE run_key = ?", (sink + run_key,)
+        ).fetchone()
+        return row is not None and (not fingerprint or row[0] == fingerprint)
+
+    def mark_dead_lettered(self, attempts: Iterable[Attempt]) -> None:
+        """Attempts a sink refused (kept in its dead-letter file): never silently lost."""
+        now = _now()
+        with self._transaction():
+            for run_key, source, fingerprint, events in attempts:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO dead_lettered"
+                    "(run_key, source, fingerprint, events, refused_at) VALUES (?, ?, ?, ?, ?)",
+                    (self.namespace + run_key, self.namespace + source, fingerprint, events, now),
+                )
+                self._db.execute(  # so `state show` lists the source with its refusals
+                    "INSERT OR IGNORE INTO sources(source) VALUES (?)", (self.namespace + source,)
+                )
+
+    # ---- skipped run attempts -------------------------------------------------------
+
+    def mark_skipped(self, run_key: str, source: str, settings: str, reason: str) -> None:
+        """Remember a run that was not collected, and under which settings, to retry it."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO skipped(run_key, source, settings, reason, skipped_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (self.namespace + run_key, self.namespace + source, settings, reason, _now()),
+            )
+            self._db.execute(
+                "INSERT OR IGNORE INTO sources(source) VALUES (?)", (self.namespace + source,)
+            )
+
+    def skipped(self, source: str) -> dict[str, str]:
+        """The skipped run keys of a source, each with the settings that skipped it."""
+        rows = self._db.execute(
+            "SELECT run_key, settings FROM skipped WHERE source = ?", (self.namespace + source,)
+        ).fetchall()
+        return {str(key).removeprefix(self.namespace): str(settings) for key, settings in rows}
+
     # ---- cursors --------------------------------------------------------------------
 
     def cursor(self, source: str) -> dict[str, Any] | None:
+        """The source's bookmark, if every sink of this run holds the same one.
+
+        Destinations may stand at different places (OTLP added beside Trunk has none):
+        then there is no bookmark and the source lists from its start, the earliest
+        place of all; what a destination already has is not sent to it again (the tee
+        checks each sink's own deliveries).
+        """
+        found = [self._cursor_in(sink, source) for sink in self.sinks]
+        return found[0] if all(cursor == found[0] for cursor in found) else None
+
+    def _cursor_in(self, namespace: str, source: str) -> dict[str, Any] | None:
         row = self._db.execute(
-            "SELECT cursor FROM sources WHERE source = ?", (self.namespace + source,)
+            "SELECT cursor FROM sources WHERE source = ?", (namespace + source,)
         ).fetchone()
         if row is None or row[0] is None:
             return None
@@ -187,28 +266,38 @@ class State:
         return value if isinstance(value, dict) else None
 
     def set_cursor(self, source: str, cursor: dict[str, Any]) -> None:
-        """Move a source's bookmark; call only once what lies behind it was delivered."""
+        """Move a source's bookmark for every sink; call only once all of them have
+        everything behind it."""
         text = json.dumps(cursor, sort_keys=True)
         with self._transaction():
-            self._db.execute(
-                "INSERT INTO sources(source, cursor) VALUES (?, ?)"
-                " ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor",
-                (self.namespace + source, text),
-            )
+            for sink in self.sinks:
+                self._db.execute(
+                    "INSERT INTO sources(source, cursor) VALUES (?, ?)"
+                    " ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor",
+                    (sink + source, text),
+                )
 
     def record_success(self, source: str) -> None:
         with self._transaction():
-            self._db.execute(
-                "INSERT INTO sources(source, last_success) VALUES (?, ?)"
-                " ON CONFLICT(source) DO UPDATE SET last_success = excluded.last_success",
-                (self.namespace + source, _now()),
-            )
+            for sink in self.sinks:
+                self._db.execute(
+                    "INSERT INTO sources(source, last_success) VALUES (?, ?)"
+                    " ON CONFLICT(source) DO UPDATE SET last_success = excluded.last_success",
+                    (sink + source, _now()),
+                )
 
     # ---- conditional requests -------------------------------------------------------
 
     def etag(self, url: str) -> tuple[str, bytes] | None:
-        """The ETag and body of a list page, so a 304 can be answered from here."""
-        url = self.namespace + url
+        """The ETag and body of a list page, so a 304 can be answered from here.
+
+        Only when every sink of this run cached the same one (a 304 would hide the
+        page's runs from a sink that never saw them).
+        """
+        found = [self._etag_in(sink + url) for sink in self.sinks]
+        return found[0] if all(etag == found[0] for etag in found) else None
+
+    def _etag_in(self, url: str) -> tuple[str, bytes] | None:
         row = self._db.execute("SELECT etag, body FROM etags WHERE url = ?", (url,)).fetchone()
         if row is None:
             return None
@@ -218,18 +307,13 @@ class State:
 
     def set_etag(self, url: str, source: str, etag: str, body: bytes) -> None:
         with self._transaction():
-            self._db.execute(
-                "INSERT INTO etags(url, source, etag, body, used_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, body = excluded.body,"
-                " used_at = excluded.used_at",
-                (
-                    self.namespace + url,
-                    self.namespace + source,
-                    etag,
-                    zlib.compress(body),
-                    time.time(),
-                ),
-            )
+            for sink in self.sinks:
+                self._db.execute(
+                    "INSERT INTO etags(url, source, etag, body, used_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, body = excluded.body,"
+                    " used_at = excluded.used_at",
+                    (sink + url, sink + source, etag, zlib.compress(body), time.time()),
+                )
 
     def prune_etags(self, unused_for: float = ETAG_TTL_SECONDS) -> int:
         """Drop cached pages no poll asked for lately (look-back URLs move on every day)."""
@@ -246,14 +330,31 @@ class State:
             "SELECT source, cursor, last_success, runs_delivered FROM sources ORDER BY source"
         ).fetchall()
         return [
-            SourceSummary(row[0], json.loads(row[1]) if row[1] else None, row[2], int(row[3]))
+            SourceSummary(
+                row[0],
+                json.loads(row[1]) if row[1] else None,
+                row[2],
+                int(row[3]),
+                self._keys("skipped", row[0]),
+                self._keys("dead_lettered", row[0]),
+            )
             for row in rows
         ]
+
+    def _keys(self, table: str, source: str) -> tuple[str, ...]:
+        rows = self._db.execute(
+            f"SELECT run_key FROM {table} WHERE source = ?"  # noqa: S608 (a fixed table name)
+            " AND run_key NOT IN (SELECT run_key FROM delivered) ORDER BY run_key",
+            (source,),
+        ).fetchall()
+        return tuple(str(row[0]) for row in rows)
 
     def forget(self, source: str) -> int:
         """Drop everything known about a source; its history will be sent again."""
         with self._transaction():
             count = self._db.execute("DELETE FROM delivered WHERE source = ?", (source,)).rowcount
+            self._db.execute("DELETE FROM dead_lettered WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM skipped WHERE source = ?", (source,))
             self._db.execute("DELETE FROM etags WHERE source = ?", (source,))
             count += self._db.execute("DELETE FROM sources WHERE source = ?", (source,)).rowcount
         return int(count)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ci_collector.errors import ComeBackLater, UserError
+from ci_collector.model import Run
 from ci_collector.pipeline import SkipPolicy
 from ci_collector.sources.jenkins.client import JenkinsClient
 from ci_collector.sources.jenkins.source import JenkinsCollector, JenkinsOptions
@@ -34,7 +35,7 @@ def jenkins(monkeypatch: pytest.MonkeyPatch) -> Iterator[JenkinsStandIn]:
 def collect(server: JenkinsStandIn) -> list[str]:
     client = JenkinsClient(server.url, USER, TOKEN, timeout=1)
     runs = JenkinsCollector(client, JenkinsOptions(jobs=(APP,)))(State(":memory:"), SkipPolicy())
-    return [run.natural_key for run in runs]
+    return [run.natural_key for run in runs if isinstance(run, Run)]
 
 
 def failing(

@@ -10,6 +10,7 @@ from typing import Any
 from ci_collector.mapper import map_run
 from ci_collector.model import Run
 from ci_collector.sinks import Chain
+from ci_collector.sinks.base import Ack
 from ci_collector.sinks.otlp import OtlpSink, OtlpTransport
 from tests.servers.otlp import API_KEY, API_KEY_HEADER, OtlpReceiver
 
@@ -41,12 +42,13 @@ def chain_of(run: Run) -> Chain:
 
 
 def send(sink: OtlpSink, runs: Iterable[Run]) -> list[str]:
-    """Add every run, flush, close; the run keys acknowledged, in order."""
-    done: list[Chain] = []
+    """Add every run, flush, close; the run keys acknowledged as accepted, in order."""
+    acks: list[Ack] = []
     try:
         for run in runs:
-            done.extend(sink.add(chain_of(run)))
-        done.extend(sink.flush())
+            acks.extend(sink.add(chain_of(run)))
+        acks.extend(sink.flush())
     finally:
         sink.close()
-    return [chain.run_key for chain in done]
+    assert all(ack.sink == "otlp:" for ack in acks)
+    return [ack.chain.run_key for ack in acks if not ack.refused]

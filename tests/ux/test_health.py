@@ -110,3 +110,30 @@ def test_health_mistakes_are_one_line_exit_2(
     result = invoke(monkeypatch, capsys, *(arg.format(**paths) for arg in args))
     one_line(result, 2, fragment)
     assert not (tmp_path / "none").exists()  # reading never creates a state file
+
+
+@pytest.mark.parametrize(("skipped", "refused"), [(1, 0), (0, 2), (3, 1)])
+def test_state_show_prints_ages_beside_the_skipped_and_refused_runs(
+    skipped: int,
+    refused: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = state_with(tmp_path, {"jenkins:ci/job": timedelta(hours=2)})
+    with State(path) as db:
+        for n in range(skipped):
+            db.mark_skipped(f"ci/job/{n}", "jenkins:ci/job", "settings", "repository unknown")
+        db.mark_dead_lettered(
+            (f"ci/job/{100 + n}", "jenkins:ci/job", "fp", 3) for n in range(refused)
+        )
+    result = invoke(monkeypatch, capsys, "state", "show", "--state", str(path))
+    assert result.code == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert "(2h ago)" in line
+    assert (f"skipped: {skipped}" in line) == bool(skipped)
+    assert (f"refused: {refused}" in line) == bool(refused)
+    shown = json.loads(
+        invoke(monkeypatch, capsys, "state", "show", "--json", "--state", str(path)).stdout
+    )
+    assert len(shown[0]["skipped"]) == skipped and len(shown[0]["refused"]) == refused

@@ -10,8 +10,7 @@ import click
 
 from .. import secrets
 from ..errors import UserError
-from ..model import Run
-from ..pipeline import SkipPolicy
+from ..pipeline import Item, SkipPolicy
 from ..sources.circleci.client import DEFAULT_API_URL, CircleCIClient
 from ..sources.circleci.mapping import Project, app_url_for, canonical_slug
 from ..sources.circleci.source import CircleCISource
@@ -82,7 +81,7 @@ def circleci(
     api = http_url("--circleci-api-url", circleci_api_url)
     project = Project(slug=slug, api_host=api.hostname or "", app_url=app_url_for(circleci_api_url))
 
-    def source(state: State, skip: SkipPolicy) -> Iterator[Run]:
+    def source(state: State, skip: SkipPolicy) -> Iterator[Item]:
         with CircleCIClient(
             circleci_token or "",
             circleci_api_url,

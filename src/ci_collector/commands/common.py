@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from .. import actions, secrets
-from ..destinations import OTLP_NAMESPACE, TRUNK_NAMESPACE, CombinedState, FanOut, Ledger
+from .. import actions, pipeline, secrets
 from ..errors import CollectorError, ComeBackLater, RemoteError, UserError
-from ..model import Run
-from ..pipeline import SkipPolicy, Summary, deliver
+from ..pipeline import RunSource, SkipPolicy, Summary
 from ..progress import Progress
 from ..retry import set_invocation_deadline
 from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
-from ..sinks.base import Chain, SinkStats
+from ..sinks.base import SinkStats
 from ..sinks.jsonl import OutputFailed
-from ..sinks.otlp import OtlpSettings, OtlpSink, OtlpTransport, otlp_json_sink
+from ..sinks.otlp import OTLP_NAMESPACE, OtlpSettings, OtlpSink, OtlpTransport, otlp_json_sink
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import State, StateBusy, default_state_path
 from ..transport import DEADLINE_PER_TIMEOUT, DEFAULT_MAX_BODY_MB
@@ -205,8 +203,6 @@ def _refuse_throwaway_store() -> None:
         )
 
 
-RunSource = Callable[[State, SkipPolicy], Iterable[Run]]
-
 STORE_NAMESPACE = "store:"
 
 
@@ -219,22 +215,21 @@ def open_state(config: DeliveryConfig) -> State:
     if config.dry_run:
         return State(":memory:")
     # Only-local runs are remembered apart from Trunk deliveries: a token added later
-    # still sends everything the local store already has. Each remote destination has
-    # its own namespace too (see destinations.py).
-    namespaces = remote_namespaces(config) or [STORE_NAMESPACE]
-    if len(namespaces) > 1:
-        return CombinedState(state_path(config), namespaces)
-    return State(state_path(config), namespace=namespaces[0])
+    # still sends everything the local store already has. OTLP has its own namespace
+    # too; with several destinations the pipeline tells the state all of them.
+    return State(state_path(config), namespace=_first_namespace(config))
 
 
-def remote_namespaces(config: DeliveryConfig) -> list[str]:
-    """The state namespace of each remote destination: Trunk ``""``, OTLP ``otlp:``."""
-    found = [TRUNK_NAMESPACE] if config.trunk_token else []
-    return [*found, OTLP_NAMESPACE] if config.otlp is not None and config.otlp.enabled else found
+def _first_namespace(config: DeliveryConfig) -> str:
+    """The namespace of the run's first destination: Trunk, else OTLP, else the store."""
+    if config.trunk_token:
+        return ""
+    return OTLP_NAMESPACE if config.otlp is not None and config.otlp.enabled else STORE_NAMESPACE
 
 
 def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
-    """Trunk with a token, else the local store; ``--store`` adds the store to Trunk."""
+    """Trunk with a token, OTLP when configured, else the local store; ``--store`` adds
+    the store to the remote destinations. Several destinations are one `TeeSink`."""
     if config.output is not None:
         if config.store:
             raise UserError("--store cannot be combined with --output (a dry run stores nothing)")
@@ -242,19 +237,18 @@ def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
             otlp = config.otlp or OtlpSettings("", "")
             return otlp_json_sink(config.output, otlp.resource, otlp.batch_spans)
         return JsonlSink(config.output, batch_events=config.batch_size)
+    sinks: list[Sink] = []
+    if config.trunk_token:
+        sinks.append(_trunk_sink(config, config.trunk_token))
     if config.otlp is not None and config.otlp.enabled:
-        return _with_otlp(config, config.otlp, store_path)
-    if not config.trunk_token:
-        return StoreSink(store_path)
-    trunk = _trunk_sink(config, config.trunk_token)
-    return TeeSink(trunk, StoreSink(store_path)) if config.store else trunk
+        sinks.append(_otlp_sink(config, config.otlp))
+    if not sinks or config.store:
+        sinks.append(StoreSink(store_path))
+    return sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
 
 
-def _with_otlp(config: DeliveryConfig, otlp: OtlpSettings, store_path: Path) -> Sink:
-    """OTLP alone, or beside Trunk; each remote remembers its deliveries (`Ledger`).
-
-    The local store gets a copy only with ``--store``, as with Trunk.
-    """
+def _otlp_sink(config: DeliveryConfig, otlp: OtlpSettings) -> OtlpSink:
+    """The OTLP/HTTP exporter; its refusals are kept beside Trunk's (``*.otlp.jsonl``)."""
     transport = OtlpTransport(
         otlp.url,
         otlp.headers,
@@ -265,21 +259,12 @@ def _with_otlp(config: DeliveryConfig, otlp: OtlpSettings, store_path: Path) -> 
         verify=not config.insecure,
     )
     dead = Path(config.dead_letter)
-    otlp_sink: Sink = OtlpSink(
+    return OtlpSink(
         transport,
         resource_attributes=otlp.resource,
         batch_spans=otlp.batch_spans,
         dead_letter_path=dead.with_name(f"{dead.stem}.otlp{dead.suffix or '.jsonl'}"),
     )
-    sinks: list[Sink] = [otlp_sink]
-    if config.trunk_token:
-        trunk: Sink = _trunk_sink(config, config.trunk_token)
-        path = state_path(config)
-        trunk = Ledger(trunk, State(path, TRUNK_NAMESPACE))
-        sinks = [trunk, Ledger(otlp_sink, State(path, OTLP_NAMESPACE))]
-    if config.store:
-        sinks.append(StoreSink(store_path))
-    return sinks[0] if len(sinks) == 1 else FanOut(sinks)
 
 
 def _trunk_sink(config: DeliveryConfig, token: str) -> TrunkSink:
@@ -299,7 +284,7 @@ def collect(
     source: RunSource,
     on_done: Callable[[SinkStats], None] | None = None,
 ) -> int:
-    """Lock the state, stream runs from `source` to the sink, remember what was delivered.
+    """Lock the state, run one poll of `source` through the pipeline, print its summary.
 
     `on_done` gets the sink's counts however the delivery ended (what was accepted).
     """
@@ -314,14 +299,6 @@ def collect(
             sink = build_sink(config, state.path)
         except OSError as exc:
             raise write_failed("--output", str(config.output), exc) from None
-        skip = SkipPolicy(config.fail_fast)
-
-        def remember(chains: list[Chain]) -> None:
-            state.mark_all_delivered(
-                (chain.run_key, chain.source, chain.fingerprint, len(chain.events))
-                for chain in chains
-            )
-
         summary = Summary()
         try:
             with Progress(
@@ -329,11 +306,11 @@ def collect(
                 interactive=_interactive(config),
                 position=lambda: getattr(source, "position", None),
             ) as progress:
-                deliver(
-                    source(state, skip),
+                pipeline.run(
+                    source,
+                    state,
                     sink,
-                    skip=skip,
-                    on_delivered=remember,
+                    SkipPolicy(config.fail_fast),
                     on_progress=progress,
                     summary=summary,
                 )
@@ -365,22 +342,22 @@ def _interactive(config: DeliveryConfig) -> bool:
 
 def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
     verb = "wrote" if config.dry_run else "stored" if isinstance(sink, StoreSink) else "sent"
-    unit = getattr(sink, "unit", "events")  # an OTLP sink counts spans
+    members = sink.sinks if isinstance(sink, TeeSink) else (sink,)
+    unit = getattr(members[0], "unit", "events")  # an OTLP sink counts spans
+    requests = sum(member.stats.requests for member in members)
+    refused = sum(member.stats.dead_lettered_events for member in members)
     line = (
         f"{verb} {sink.stats.events_sent} {unit} of {summary.delivered_runs} runs "
-        f"in {sink.stats.requests} requests"
+        f"in {requests} requests"
     )
-    if isinstance(sink, StoreSink | TeeSink) or config.store:
+    if any(isinstance(member, StoreSink) for member in members):
         line += f"; local store {state_path(config)} (see `ci-collector report`)"
     if summary.skipped:
         line += f"; {len(summary.skipped)} runs skipped (see warnings)"
-    if sink.stats.dead_lettered_events and config.otlp is not None and config.otlp.enabled:
-        line += f"; {sink.stats.dead_lettered_events} refused (see errors for where they are kept)"
-    elif sink.stats.dead_lettered_events:
-        line += (
-            f"; {sink.stats.dead_lettered_events} events refused by Trunk, "
-            f"kept in {Path(config.dead_letter)}"
-        )
+    if refused and config.otlp is not None and config.otlp.enabled:
+        line += f"; {refused} refused (see errors for where they are kept)"
+    elif refused:
+        line += f"; {refused} events refused by Trunk, kept in {Path(config.dead_letter)}"
     log.info("%s", line)
     actions.append_summary(f"### ci-collector\n\n{line}\n")
     if config.output == "-":

@@ -48,6 +48,8 @@ def show(state_path: str | None, as_json: bool, **log_flags: Any) -> int:
                         "cursor": row.cursor,
                         "last_success": row.last_success,
                         "runs_delivered": row.runs_delivered,
+                        "skipped": list(row.skipped),
+                        "refused": list(row.refused),
                     }
                     for row in rows
                 ],
@@ -65,6 +67,8 @@ def show(state_path: str | None, as_json: bool, **log_flags: Any) -> int:
         click.echo(
             f"{printable(row.source)}\truns delivered: {row.runs_delivered}\t"
             f"last success: {success}\tcursor: {printable(cursor)}"
+            + (f"\tskipped: {len(row.skipped)}" if row.skipped else "")
+            + (f"\trefused: {len(row.refused)}" if row.refused else "")
         )
     return 0
 

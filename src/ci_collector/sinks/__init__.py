@@ -1,12 +1,13 @@
 """Where chains go: Trunk's API, a JSON-lines file, or the local store."""
 
-from .base import BatchingSink, Chain, Sink, SinkStats
+from .base import Ack, BatchingSink, Chain, Sink, SinkStats
 from .jsonl import JsonlSink
 from .store import StoreSink
 from .tee import TeeSink
 from .trunk import DeliveryFailed, TokenRejected, TrunkRefused, TrunkSink
 
 __all__ = [
+    "Ack",
     "BatchingSink",
     "Chain",
     "DeliveryFailed",

@@ -1,8 +1,9 @@
 """The one small interface every sink shares, and the batching they all use.
 
-A sink takes whole chains and reports back which chains were *completely* accepted:
-only those may be marked delivered in the state, so a crash between two batches of
-one chain re-sends that chain rather than losing half of it.
+A sink takes whole, immutable chains and answers with acknowledgements: a chain is
+acknowledged once every one of its events was either accepted or refused (set aside
+as a dead letter). Only accepted chains may be marked delivered in the state, so a
+crash between two batches of one chain re-sends that chain rather than losing half.
 """
 
 from __future__ import annotations
@@ -27,17 +28,32 @@ def encode(value: object) -> bytes:
     return _ENCODER.encode(value).encode()
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False)
 class Chain:
-    """One run attempt's events, with what the state needs to remember it by."""
+    """One run attempt's events, with what the state needs to remember it by.
+
+    Immutable and compared by identity: the same chain object travels to every sink,
+    and each sink keeps its own count of what it still owes for it.
+    """
 
     run_key: str
     repo: Repo
     events: list[EventDict]
     source: str = ""
     fingerprint: str = ""
-    pending: int = 0
-    failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """A sink's last word on a chain: all of its events were accepted, or some refused.
+
+    `sink` is the sink's state namespace (``""`` Trunk, ``store:`` the local store...),
+    so each destination's deliveries are remembered apart.
+    """
+
+    chain: Chain
+    sink: str
+    refused: bool = False
 
 
 @dataclass(slots=True)
@@ -52,12 +68,17 @@ class SinkStats:
 class Sink(Protocol):
     stats: SinkStats
 
-    def add(self, chain: Chain) -> list[Chain]:
-        """Queue a chain; return the chains that are now fully delivered."""
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        """The state namespaces this sink acknowledges under (one per destination)."""
         ...
 
-    def flush(self) -> list[Chain]:
-        """Send everything queued; return the chains that are now fully delivered."""
+    def add(self, chain: Chain) -> list[Ack]:
+        """Queue a chain; return the acknowledgements that are now due."""
+        ...
+
+    def flush(self) -> list[Ack]:
+        """Send everything queued; every chain added so far is acknowledged by now."""
         ...
 
     def close(self) -> None: ...
@@ -68,20 +89,57 @@ class BodyTooLarge(Exception):
 
 
 @dataclass(slots=True)
-class _Buffer:
+class Batch:
+    """One request body's worth of events of one repo, as dicts and as encoded JSON.
+
+    The encoded form exists anyway (the size rule needs it); sinks that write JSON join
+    it with `body`, the store writes the dicts and their encodings as rows.
+    """
+
+    repo: Repo
     prefix: bytes
-    events: list[bytes] = field(default_factory=list)
+    events: list[EventDict]
+    encoded: list[bytes]
+
+    def body(self) -> bytes:
+        return self.prefix + b",".join(self.encoded) + b"]}"
+
+    def halves(self) -> tuple[Batch, Batch]:
+        half = len(self.events) // 2
+        return (
+            Batch(self.repo, self.prefix, self.events[:half], self.encoded[:half]),
+            Batch(self.repo, self.prefix, self.events[half:], self.encoded[half:]),
+        )
+
+
+@dataclass(slots=True)
+class _Buffer:
+    repo: Repo
+    prefix: bytes
+    events: list[EventDict] = field(default_factory=list)
+    encoded: list[bytes] = field(default_factory=list)
     owners: list[Chain] = field(default_factory=list)
     size: int = 0
+
+
+@dataclass(slots=True)
+class _Owed:
+    """What this sink still owes a chain: events not yet answered, and whether any failed."""
+
+    events: int
+    refused: bool = False
 
 
 class BatchingSink:
     """Groups events per repo into request bodies of bounded count and size.
 
-    Subclasses implement `_deliver(body, events) -> bool`: True when the body was
-    accepted, False when it was set aside (dead-lettered); `BodyTooLarge` to have it
-    sent in halves; fatal problems raise.
+    Subclasses implement `_deliver(batch) -> bool`: True when the body was accepted,
+    False when it was set aside (dead-lettered); `BodyTooLarge` to have it sent in
+    halves; fatal problems raise.
     """
+
+    namespace = ""
+    """Where this sink's deliveries are remembered in the state (see `Ack.sink`)."""
 
     def __init__(
         self,
@@ -94,69 +152,80 @@ class BatchingSink:
         self.batch_bytes = batch_bytes
         self.stats = SinkStats()
         self._buffers: dict[Repo, _Buffer] = {}
+        self._owed: dict[Chain, _Owed] = {}
 
-    def add(self, chain: Chain) -> list[Chain]:
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return (self.namespace,)
+
+    def add(self, chain: Chain) -> list[Ack]:
         if not chain.events:
-            return [chain]
+            return [Ack(chain, self.namespace)]
         buffer = self._buffers.get(chain.repo)
         if buffer is None:
             repo = {"host": chain.repo.host, "owner": chain.repo.owner, "name": chain.repo.name}
-            buffer = _Buffer(prefix=b'{"repo":' + encode(repo) + b',"events":[')
+            buffer = _Buffer(chain.repo, prefix=b'{"repo":' + encode(repo) + b',"events":[')
             self._buffers[chain.repo] = buffer
-        done: list[Chain] = []
-        chain.pending += len(chain.events)
+        acks: list[Ack] = []
+        owed = self._owed.get(chain)
+        if owed is None:
+            self._owed[chain] = _Owed(len(chain.events))
+        else:  # the same chain queued twice before it was answered
+            owed.events += len(chain.events)
         for event in chain.events:
             encoded = encode(event)
             too_big = buffer.size + len(encoded) + len(buffer.prefix) + 2 > self.batch_bytes
             if buffer.events and too_big:
-                done.extend(self._send(buffer))
-            buffer.events.append(encoded)
+                acks.extend(self._send(buffer))
+            buffer.events.append(event)
+            buffer.encoded.append(encoded)
             buffer.owners.append(chain)
             buffer.size += len(encoded) + 1
             if len(buffer.events) >= self.batch_events:
-                done.extend(self._send(buffer))
-        return done
+                acks.extend(self._send(buffer))
+        return acks
 
-    def flush(self) -> list[Chain]:
-        done: list[Chain] = []
+    def flush(self) -> list[Ack]:
+        acks: list[Ack] = []
         for buffer in self._buffers.values():
             if buffer.events:
-                done.extend(self._send(buffer))
-        return done
+                acks.extend(self._send(buffer))
+        return acks
 
     def close(self) -> None:
         """Release resources; queued events that were not flushed are dropped."""
 
-    def _send(self, buffer: _Buffer) -> list[Chain]:
-        events, owners = buffer.events, buffer.owners
-        buffer.events, buffer.owners, buffer.size = [], [], 0
-        return self._send_events(buffer.prefix, events, owners)
+    def _send(self, buffer: _Buffer) -> list[Ack]:
+        batch = Batch(buffer.repo, buffer.prefix, buffer.events, buffer.encoded)
+        owners = buffer.owners
+        buffer.events, buffer.encoded, buffer.owners, buffer.size = [], [], [], 0
+        return self._send_batch(batch, owners)
 
-    def _send_events(self, prefix: bytes, events: list[bytes], owners: list[Chain]) -> list[Chain]:
+    def _send_batch(self, batch: Batch, owners: list[Chain]) -> list[Ack]:
         """Send one body; account each event to its chain, so a chain fails only for its own."""
-        count = len(events)
+        count = len(batch.events)
         try:
-            accepted = self._deliver(prefix + b",".join(events) + b"]}", count)
+            accepted = self._deliver(batch)
         except BodyTooLarge:
             if count < 2:
                 raise
-            half = count // 2
-            return self._send_events(prefix, events[:half], owners[:half]) + self._send_events(
-                prefix, events[half:], owners[half:]
-            )
+            older, newer = batch.halves()
+            half = len(older.events)
+            return self._send_batch(older, owners[:half]) + self._send_batch(newer, owners[half:])
         self.stats.bodies += 1
         if accepted:
             self.stats.events_sent += count
         else:
             self.stats.dead_lettered_events += count
-        done: list[Chain] = []
+        acks: list[Ack] = []
         for chain in owners:
-            chain.pending -= 1
-            if not accepted:
-                chain.failed = True
-            if chain.pending == 0 and not chain.failed:
-                done.append(chain)
-        return done
+            owed = self._owed[chain]
+            owed.events -= 1
+            owed.refused = owed.refused or not accepted
+            if owed.events == 0:
+                del self._owed[chain]
+                acks.append(Ack(chain, self.namespace, refused=owed.refused))
+        return acks
 
-    def _deliver(self, body: bytes, events: int) -> bool:
+    def _deliver(self, batch: Batch) -> bool:
         raise NotImplementedError

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink
+from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, Batch, BatchingSink
 
 
 class OutputFailed(Exception):
@@ -30,9 +30,9 @@ class JsonlSink(BatchingSink):
         self._owned = str(path) != "-"
         self._out: BinaryIO = open(path, "wb") if self._owned else sys.stdout.buffer  # noqa: SIM115
 
-    def _deliver(self, body: bytes, events: int) -> bool:
+    def _deliver(self, batch: Batch) -> bool:
         try:
-            self._out.write(body + b"\n")
+            self._out.write(batch.body() + b"\n")
             self._out.flush()
         except OSError as exc:
             raise OutputFailed(exc) from None

@@ -7,11 +7,10 @@ were committed, and storing the same event again updates its row.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..eventstore import EventStore, Row, RunContext, encode_event, event_row, run_contexts
-from .base import BatchingSink, Chain
+from ..eventstore import EventStore, Row, RunContext, event_row, run_contexts
+from .base import Ack, Batch, BatchingSink, Chain
 
 STORE_BATCH_EVENTS = 1000
 STORE_BATCH_BYTES = 16_000_000
@@ -25,15 +24,18 @@ class StoreSink(BatchingSink):
         path: str | Path,
         batch_events: int = STORE_BATCH_EVENTS,
         batch_bytes: int = STORE_BATCH_BYTES,
+        *,
+        namespace: str = "store:",
     ) -> None:
         super().__init__(batch_events, batch_bytes)
+        self.namespace = namespace
         self.store = EventStore(path)
         self.path = path
         # What each queued event inherits from its run, until its body is written;
         # counted, because the same run may be queued twice before a flush.
         self._queued: dict[str, tuple[RunContext, int]] = {}
 
-    def add(self, chain: Chain) -> list[Chain]:
+    def add(self, chain: Chain) -> list[Ack]:
         if chain.events:
             contexts = run_contexts(chain.events)
             for event in chain.events:  # per event, not per id: an id may come twice
@@ -42,15 +44,14 @@ class StoreSink(BatchingSink):
                 self._queued[event["id"]] = (context, count + 1)
         return super().add(chain)
 
-    def _deliver(self, body: bytes, events: int) -> bool:
-        data = json.loads(body)
-        repo = data["repo"]
-        host, slug = repo["host"], f"{repo['owner']}/{repo['name']}"
+    def _deliver(self, batch: Batch) -> bool:
+        host, slug = batch.repo.host, f"{batch.repo.owner}/{batch.repo.name}"
         rows: list[Row] = []
         bodies: list[tuple[str, str]] = []
-        for event in data["events"]:
-            rows.append(event_row(event, host, slug, self._take(event["id"])))
-            bodies.append((event["id"], encode_event(event)))
+        for event, encoded in zip(batch.events, batch.encoded, strict=True):
+            event_id = str(event["id"])
+            rows.append(event_row(event, host, slug, self._take(event_id)))
+            bodies.append((event_id, encoded.decode()))
         self.store.write(rows, bodies)
         self.stats.requests += 1
         return True

@@ -1,48 +1,70 @@
-"""Two sinks at once: Trunk, plus a local copy of what was sent (``--store``)."""
+"""Several sinks at once: Trunk plus a local copy of what was sent (``--store``), and more.
+
+Every sink gets the same immutable chain and answers for it on its own; the pipeline
+remembers each sink's deliveries under that sink's namespace and counts a chain as
+delivered once every sink acknowledged it. A sink that already has a chain (Trunk, when
+OTLP was added later and is sent the history it lacks) acknowledges it unsent.
+"""
 
 from __future__ import annotations
 
-from .base import Chain, Sink
+from collections.abc import Callable
+
+from .base import Ack, Chain, Sink
+
+Remembered = Callable[[str, str, str], bool]
+"""``(namespace, run_key, fingerprint) -> bool``: has that sink this attempt already?"""
 
 
 class TeeSink:
-    """Gives each sink its own copy of a chain; a chain is delivered once both took it.
+    """Hands each chain to every sink and passes on their acknowledgements unchanged.
 
-    Copies, because a batching sink keeps its own count of a chain's pending events on
-    the chain object itself. `stats` are the primary's: that is what the user asked for.
+    `stats` are the first sink's: that is the destination the user asked for.
+    `remembered` (set by the pipeline from the state) spares a sink what it has.
     """
 
-    def __init__(self, primary: Sink, secondary: Sink) -> None:
-        self.primary = primary
-        self.secondary = secondary
-        self.stats = primary.stats
-        self._original: dict[Chain, Chain] = {}
-        self._waiting: dict[Chain, int] = {}
+    def __init__(self, *sinks: Sink) -> None:
+        if len(sinks) < 2:
+            raise ValueError("a tee needs at least two sinks")
+        self.sinks = sinks
+        self.stats = sinks[0].stats
+        self.remembered: Remembered | None = None
 
-    def add(self, chain: Chain) -> list[Chain]:
-        self._waiting[chain] = 2
-        done: list[Chain] = []
-        for sink in (self.primary, self.secondary):
-            copy = Chain(chain.run_key, chain.repo, chain.events, chain.source, chain.fingerprint)
-            self._original[copy] = chain
-            done.extend(self._settle(sink.add(copy)))
-        return done
+    @property
+    def primary(self) -> Sink:
+        return self.sinks[0]
 
-    def flush(self) -> list[Chain]:
-        return self._settle(self.primary.flush()) + self._settle(self.secondary.flush())
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        names = tuple(name for sink in self.sinks for name in sink.namespaces)
+        if len(set(names)) != len(names):
+            raise ValueError(f"two sinks share a state namespace: {names}")
+        return names
+
+    def add(self, chain: Chain) -> list[Ack]:
+        acks: list[Ack] = []
+        for sink in self.sinks:
+            if self._has(sink, chain):
+                acks.extend(Ack(chain, namespace) for namespace in sink.namespaces)
+            else:
+                acks.extend(sink.add(chain))
+        return acks
+
+    def _has(self, sink: Sink, chain: Chain) -> bool:
+        remembered = self.remembered
+        if remembered is None:
+            return False
+        return all(remembered(ns, chain.run_key, chain.fingerprint) for ns in sink.namespaces)
+
+    def flush(self) -> list[Ack]:
+        return [ack for sink in self.sinks for ack in sink.flush()]
 
     def close(self) -> None:
-        try:
-            self.primary.close()
-        finally:
-            self.secondary.close()
-
-    def _settle(self, copies: list[Chain]) -> list[Chain]:
-        done: list[Chain] = []
-        for copy in copies:
-            chain = self._original.pop(copy)
-            self._waiting[chain] -= 1
-            if self._waiting[chain] == 0:
-                del self._waiting[chain]
-                done.append(chain)
-        return done
+        problem: BaseException | None = None
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except BaseException as exc:  # close the others, then re-raise the first
+                problem = problem or exc
+        if problem is not None:
+            raise problem

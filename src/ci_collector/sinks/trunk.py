@@ -18,7 +18,7 @@ from .. import __version__
 from ..retry import RETRYABLE_STATUS, RetryClock, retry_after
 from ..tls import tls_context
 from ..unreachable import untrusted_certificate, untrusted_message
-from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink, BodyTooLarge
+from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, Batch, BatchingSink, BodyTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ class TrunkSink(BatchingSink):
     def close(self) -> None:
         self._client.close()
 
-    def _deliver(self, body: bytes, events: int) -> bool:
+    def _deliver(self, batch: Batch) -> bool:
+        body, events = batch.body(), len(batch.events)
         clock = RetryClock(self.retry_budget, self.backoff_base, self.backoff_cap, self._sleep)
         while True:
             clock.start_attempt()

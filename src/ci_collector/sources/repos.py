@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..errors import UserError
 from ..model import Repo
+
+if TYPE_CHECKING:
+    from ..pipeline import SkipPolicy
 
 _SCP_LIKE = re.compile(r"^(?:[\w.\-]+@)?(?P<host>[\w.\-]+):(?!//)(?P<path>[^\\]+)$")
 _SLUG = re.compile(r"^(?P<owner>[\w.\-]+)/(?P<name>[\w.\-]+)$")
@@ -117,26 +120,34 @@ class ForeignHosts:
 
     They are gathered per job and reported through the skip policy once per job, with
     the remedy, so a job with a hundred GitLab builds makes one warning, not a hundred.
+    Runs held with their run key are remembered as skipped in the state (under the
+    settings that decided their repository), so they are retried once those change.
     """
 
     def __init__(self, remedy: str) -> None:
         self.remedy = remedy
-        self._pending: dict[str, tuple[Repo, list[str]]] = {}
+        self._pending: dict[str, tuple[Repo, list[str], list[str]]] = {}
 
-    def holds(self, job: str, run: str, repo: Repo) -> bool:
+    def holds(self, job: str, run: str, repo: Repo, run_key: str = "") -> bool:
         """True (and the run is held for `report`) when `repo` is not on github.com."""
         if repo.host == TRUNK_HOST:
             return False
-        self._pending.setdefault(job, (repo, []))[1].append(run)
+        _, runs, keys = self._pending.setdefault(job, (repo, [], []))
+        runs.append(run)
+        if run_key:
+            keys.append(run_key)
         return True
 
-    def report(self, skip: Callable[[str, str], None]) -> None:
-        for job, (repo, runs) in self._pending.items():
+    def report(self, skip: SkipPolicy, source: str = "", settings: str = "") -> None:
+        for job, (repo, runs, keys) in self._pending.items():
             listed = ", ".join(runs[:5]) + (", ..." if len(runs) > 5 else "")
             what = runs[0] if len(runs) == 1 else f"{len(runs)} runs of {job} ({listed})"
             skip(
                 what,
                 f"its repository {repo.slug} is not on github.com, the only host Trunk "
                 f"accepts; {self.remedy}",
+                run_keys=keys,
+                source=source,
+                settings=settings,
             )
         self._pending.clear()

@@ -22,6 +22,7 @@ from ci_collector.sources.circleci.source import CircleCISource
 from ci_collector.state import State
 from ci_collector.trunk import CONCLUSIONS
 from tests.conftest import SHARED_FIXTURES, require_shared_recordings
+from tests.recorded_runs import only_runs
 from tests.servers.circleci import TOKEN, CircleCIWorld, running_circleci
 
 FIXTURES = SHARED_FIXTURES / "circleci"
@@ -167,7 +168,7 @@ def test_a_bitbucket_project_is_skipped_with_one_warning(slug: str) -> None:
         target = Project(canonical_slug(slug), "127.0.0.1", "http://127.0.0.1")
         skip = SkipPolicy()
         with CircleCIClient(TOKEN, world.api_url, backoff_base=0.0) as client:
-            runs = list(CircleCISource(client, target, now=now)(State(":memory:"), skip))
+            runs = only_runs(CircleCISource(client, target, now=now)(State(":memory:"), skip))
     assert runs == []
     assert len(skip.skipped) == 1
     assert "3 runs of" in skip.skipped[0] and "not on github.com" in skip.skipped[0]

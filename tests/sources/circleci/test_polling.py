@@ -16,9 +16,9 @@ import pytest
 
 from ci_collector.commands.common import DeliveryConfig, collect
 from ci_collector.errors import ComeBackLater, RemoteError
-from ci_collector.model import Run
-from ci_collector.pipeline import SkipPolicy
+from ci_collector.pipeline import Item, SkipPolicy
 from ci_collector.sources.circleci.client import CircleCIClient
+from ci_collector.sources.circleci.cursor import filter_name, resume_point
 from ci_collector.sources.circleci.mapping import Project
 from ci_collector.sources.circleci.source import CircleCISource
 from ci_collector.state import State
@@ -78,7 +78,7 @@ class Poller:
             wait=False,
         )
 
-        def runs(state: State, skip: SkipPolicy) -> Iterator[Run]:
+        def runs(state: State, skip: SkipPolicy) -> Iterator[Item]:
             client = CircleCIClient(
                 TOKEN,
                 self.world.api_url,
@@ -92,10 +92,9 @@ class Poller:
 
         return collect(config, runs)
 
-    def cursor(self) -> int | None:
+    def cursor(self, branch: str | None = None) -> int | None:
         with State(self.state_path) as state:
-            value = (state.cursor(PROJECT.source) or {}).get("pipelines_settled_before")
-        return value if isinstance(value, int) else None
+            return resume_point(state.cursor(PROJECT.source), filter_name(branch))
 
 
 @pytest.fixture
@@ -144,9 +143,9 @@ def test_cursor_moves_only_over_pipelines_settled_before_the_poll(
         for p in reversed(world.pipelines)
     ]
     poll()
-    assert poll.cursor() == created[0]  # 1 and 2 were sent during this poll; 3 is on hold
+    assert poll.cursor() == created[2]  # 1 and 2 were sent and acknowledged; 3 is on hold
     poll()
-    assert poll.cursor() == created[2]  # 1 and 2 now delivered; 3 still on hold
+    assert poll.cursor() == created[2]  # 3 still on hold
     held = world.workflows[world.pipelines[0]["id"]][0]
     held.update(status="canceled", stopped_at=world.jobs[held["id"]][0]["stopped_at"])
     poll()
@@ -273,7 +272,7 @@ def test_after_a_delivered_backfill_the_next_poll_starts_near_the_newest(
     oldest = world.pipelines[-1]["id"]
     before = world.requests_to(oldest)
     poll(lookback=timedelta(hours=1))
-    assert world.requests_to(oldest) == before  # the candidate was confirmed
+    assert world.requests_to(oldest) == before  # the backfill's checkpoint was written
 
 
 def test_a_refused_chain_keeps_the_strict_cursor_and_is_sent_again(

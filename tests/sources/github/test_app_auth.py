@@ -28,6 +28,7 @@ from ci_collector.sources.github.client import GitHubClient
 from ci_collector.sources.github.source import GitHubCollector, GitHubQuery
 from ci_collector.state import State
 from tests.conftest import run_cli
+from tests.recorded_runs import only_runs
 from tests.servers.github import GitHubModel, GitHubServer, running_github
 from tests.servers.github_app import GitHubAppLayer
 from tests.sources.github import scenarios as sc
@@ -94,7 +95,7 @@ def collect_in_process(world: World, key: str, *, ttl: float, step: float) -> li
     query = GitHubQuery(repos=(f"{sc.OWNER}/{sc.NAME}",), since=since)
     collector = GitHubCollector(client, query, concurrency=4)
     try:
-        keys = [run.natural_key for run in collector(State(":memory:"), SkipPolicy())]
+        keys = [run.natural_key for run in only_runs(collector(State(":memory:"), SkipPolicy()))]
     finally:
         client.close()
     world.refreshed = auth.refreshed  # type: ignore[attr-defined]

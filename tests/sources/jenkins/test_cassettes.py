@@ -34,6 +34,7 @@ def replay(name: str) -> tuple[dict[str, Run], SkipPolicy, int, Counter[str]]:
             for r in JenkinsCollector(client, JenkinsOptions(jobs=CASES[name]))(
                 State(":memory:"), skip
             )
+            if isinstance(r, Run)
         }
         assert cassette.all_played
         paths = Counter(_kind(request.path) for request in cassette.requests)

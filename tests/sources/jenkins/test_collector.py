@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 from ci_collector.errors import RemoteError, UserError
 from ci_collector.mapper import event_id, map_run
 from ci_collector.model import Repo, Run
-from ci_collector.pipeline import SkipPolicy
+from ci_collector.pipeline import Item, SkipPolicy, deliver
+from ci_collector.sinks import JsonlSink
 from ci_collector.sources.jenkins.client import JenkinsClient
 from ci_collector.sources.jenkins.source import JenkinsCollector, JenkinsOptions
 from ci_collector.sources.repos import RepoMap
@@ -52,15 +54,24 @@ def collect(
     client = JenkinsClient(server.url, USER, TOKEN, timeout=5)
     collector = JenkinsCollector(client, JenkinsOptions(**options))
     skip = SkipPolicy()
-    own_state = state or State(":memory:")
-    runs = {run.natural_key.split("/", 1)[1]: run for run in collector(own_state, skip)}
+    if state is None:  # only the runs
+        items = collector(State(":memory:"), skip)
+        runs = {i.natural_key.split("/", 1)[1]: i for i in items if isinstance(i, Run)}
+        return runs, skip, collector
+    runs = {}
+
+    def keep(items: Iterable[Item]) -> Iterator[Item]:
+        for item in items:
+            if isinstance(item, Run):
+                runs[item.natural_key.split("/", 1)[1]] = item
+            yield item
+
+    sink = JsonlSink(os.devnull)  # delivered: the state remembers, checkpoints commit
+    try:
+        deliver(keep(collector(state, skip)), sink, state=state, skip=skip)
+    finally:
+        sink.close()
     return runs, skip, collector
-
-
-def deliver_all(state: State, runs: dict[str, Run]) -> None:
-    """What the pipeline does once the sink accepted a chain."""
-    for run in runs.values():
-        state.mark_delivered(run.natural_key, run.source, run.fingerprint, 1)
 
 
 def events_by_key(run: Run) -> dict[str, dict[str, Any]]:
@@ -254,8 +265,7 @@ def test_second_poll_with_nothing_new_is_one_list_request_per_job(
     tmp_path: Path,
 ) -> None:
     with State(tmp_path / "state.sqlite") as state:
-        runs, _, _ = collect(jenkins, state)
-        deliver_all(state, runs)
+        collect(jenkins, state)
         jenkins.kinds.clear()
         again, skip, _ = collect(jenkins, state)
         assert again == {} and skip.skipped == []
@@ -267,11 +277,14 @@ def test_build_running_on_first_poll_is_sent_when_finished(
     tmp_path: Path,
 ) -> None:
     with State(tmp_path / "state.sqlite") as state:
-        runs, _, _ = collect(jenkins, state, jobs=(APP,))
-        deliver_all(state, runs)
+        collect(jenkins, state, jobs=(APP,))
         cursor = state.cursor(f"jenkins:{JenkinsClient(jenkins.url, None, None, 1).host}/{APP}")
-        # still running, plus what was yielded but not yet confirmed when the job ended
-        assert cursor == {"last": 8, "recheck": [1, 2, 3, 4, 5, 7]}
+        # only what is still running: everything else was acknowledged before the checkpoint
+        assert cursor == {
+            "last": 8,
+            "running": [7],
+            "started": jenkins.build(APP, 8).body["timestamp"],
+        }
         running = jenkins.build(APP, 7)
         running.body.update(building=False, result="SUCCESS", duration=50_000)
         running.stages = [stage(6, "Build", "SUCCESS", T0 + 7 * 3_600_000 + 1_000, 9_000)]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ci_collector.ledger import Checkpoint
 from ci_collector.mapper import event_id, map_run
 from ci_collector.model import Repo, Run
 from ci_collector.pipeline import SkipPolicy, deliver
@@ -24,6 +25,7 @@ from ci_collector.state import State
 from ci_collector.trunk import CONCLUSIONS
 from ci_collector.validate import validate_lines
 from tests.conftest import SHARED_FIXTURES, require_shared_recordings
+from tests.recorded_runs import only_runs
 from tests.servers.jenkins import JenkinsStandIn, running_jenkins
 from tests.sources.jenkins.scenarios import (
     APP,
@@ -70,7 +72,8 @@ def jenkins() -> Iterator[JenkinsStandIn]:
 def collect(url: str, **options: Any) -> tuple[list[Run], SkipPolicy]:
     client = JenkinsClient(url, USER, TOKEN, timeout=5)
     skip = SkipPolicy()
-    return list(JenkinsCollector(client, JenkinsOptions(**options))(State(":memory:"), skip)), skip
+    items = JenkinsCollector(client, JenkinsOptions(**options))(State(":memory:"), skip)
+    return only_runs(items), skip
 
 
 # ---- the sequence is the job, not the build ---------------------------------------------
@@ -322,6 +325,26 @@ def test_a_chain_of_three_builds_polled_in_reverse_is_written_top_down(tmp_path:
     assert validate_lines(out.read_bytes().splitlines()).errors == []
     three = map_run(runs[2])[0]
     assert three["chainId"] == event_id(runs[0].natural_key)
+
+
+def test_a_held_downstream_build_holds_its_jobs_checkpoint_too(jenkins: JenkinsStandIn) -> None:
+    """Downstream builds wait for the end of the poll: their job's cursor must wait too,
+    or a crash before they are sent would leave them behind the cursor, never sent."""
+    client = JenkinsClient(jenkins.url, USER, TOKEN, timeout=5)
+    collector = JenkinsCollector(client, JenkinsOptions(jobs=(INTEGRATION, APP)))
+    items = list(collector(State(":memory:"), SkipPolicy()))
+    held = {item.source for item in items if isinstance(item, Run) and item.external_parent}
+    assert held, "the scenario has downstream builds"
+    for source in held:
+        [checkpoint] = [
+            n
+            for n, item in enumerate(items)
+            if isinstance(item, Checkpoint) and item.source == source
+        ]
+        runs = [
+            n for n, item in enumerate(items) if isinstance(item, Run) and item.source == source
+        ]
+        assert max(runs) < checkpoint
 
 
 def test_stage_ids_stay_where_they_were() -> None:

@@ -6,10 +6,11 @@
 
 from .config import OtlpSettings
 from .jsonfile import OtlpJsonWriter, otlp_json_sink
-from .sink import OtlpSink
+from .sink import OTLP_NAMESPACE, OtlpSink
 from .transport import Answer, OtlpRefused, OtlpTransport, OtlpUnavailable
 
 __all__ = [
+    "OTLP_NAMESPACE",
     "Answer",
     "OtlpJsonWriter",
     "OtlpRefused",

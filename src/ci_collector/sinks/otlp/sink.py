@@ -1,8 +1,9 @@
 """The OTLP sink: batches spans (by count and bytes), acknowledges whole chains only.
 
-Same promises as the Trunk sink: a chain is reported delivered once every one of its
-spans was accepted; a body the receiver refuses (400, or a ``partial_success`` with
-rejected spans) is dead-lettered, and its chains are not reported delivered.
+Same promises as the Trunk sink: a chain is acknowledged once every one of its spans
+was answered, as accepted only if all of them were; a body the receiver refuses (400,
+or a ``partial_success`` with rejected spans) is dead-lettered, and its chains are
+acknowledged as refused. Its deliveries are remembered under the ``otlp:`` namespace.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ...model import Repo
-from ..base import BodyTooLarge, Chain, SinkStats
+from ..base import Ack, BodyTooLarge, Chain, SinkStats
 from .encoder import SCOPE, chain_spans, export_request, otlp_json, resource
 from .transport import Answer
 
@@ -30,6 +31,8 @@ SPAN_OVERHEAD = 8
 """Bytes a span costs beyond its own encoding (field tag and length prefix), an upper bound."""
 GROUP_OVERHEAD = 32
 """Bytes each repo's `ResourceSpans`/`ScopeSpans` framing costs beyond its resource and scope."""
+OTLP_NAMESPACE = "otlp:"
+"""Where the OTLP sink's deliveries are remembered in the state (see `Ack.sink`)."""
 
 
 class Exporter(Protocol):
@@ -51,31 +54,31 @@ class _Queued:
 
 
 @dataclass(slots=True)
-class _Ledger:
+class _Owed:
     """Per-chain bookkeeping, kept here rather than on the chain: spans still out, refused."""
 
     pending: dict[Chain, int] = field(default_factory=dict)
     refused: set[Chain] = field(default_factory=set)
 
-    def settle(self, owners: list[Chain], accepted: bool) -> list[Chain]:
-        done: list[Chain] = []
+    def settle(self, owners: list[Chain], accepted: bool) -> list[Ack]:
+        acks: list[Ack] = []
         for chain in owners:
             self.pending[chain] -= 1
             if not accepted:
                 self.refused.add(chain)
             if self.pending[chain] == 0:
                 del self.pending[chain]
-                if chain in self.refused:
-                    self.refused.discard(chain)
-                else:
-                    done.append(chain)
-        return done
+                refused = chain in self.refused
+                self.refused.discard(chain)
+                acks.append(Ack(chain, OTLP_NAMESPACE, refused=refused))
+        return acks
 
 
 class OtlpSink:
     """Chains in, OTLP export requests out through `exporter` (an `OtlpTransport`)."""
 
     unit = "spans"
+    namespace = OTLP_NAMESPACE
 
     def __init__(
         self,
@@ -97,14 +100,18 @@ class OtlpSink:
         self._queue: list[_Queued] = []
         self._size = 0
         self._repos: set[Repo] = set()
-        self._ledger = _Ledger()
+        self._owed = _Owed()
 
-    def add(self, chain: Chain) -> list[Chain]:
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return (self.namespace,)
+
+    def add(self, chain: Chain) -> list[Ack]:
         spans = chain_spans(chain.run_key, chain.repo, chain.events)
         if not spans:
-            return [chain]
-        self._ledger.pending[chain] = self._ledger.pending.get(chain, 0) + len(spans)
-        done: list[Chain] = []
+            return [Ack(chain, self.namespace)]
+        self._owed.pending[chain] = self._owed.pending.get(chain, 0) + len(spans)
+        done: list[Ack] = []
         for span in spans:
             size = span.ByteSize() + SPAN_OVERHEAD
             if chain.repo not in self._repos:
@@ -119,7 +126,7 @@ class OtlpSink:
                 done.extend(self._send_queue())
         return done
 
-    def flush(self) -> list[Chain]:
+    def flush(self) -> list[Ack]:
         return self._send_queue() if self._queue else []
 
     def close(self) -> None:
@@ -132,12 +139,12 @@ class OtlpSink:
             resource(repo, self.resource_attributes).ByteSize() + SCOPE.ByteSize() + GROUP_OVERHEAD
         )
 
-    def _send_queue(self) -> list[Chain]:
+    def _send_queue(self) -> list[Ack]:
         queued, self._queue, self._size = self._queue, [], 0
         self._repos = set()
         return self._send(queued)
 
-    def _send(self, queued: list[_Queued]) -> list[Chain]:
+    def _send(self, queued: list[_Queued]) -> list[Ack]:
         request = export_request(
             ((item.repo, [item.span]) for item in queued), self.resource_attributes
         )
@@ -159,7 +166,7 @@ class OtlpSink:
             # OTLP says how many spans were dropped, not which: the whole body counts as refused.
             self.stats.dead_lettered_events += len(queued)
             self._dead_letter(request, answer, len(queued))
-        return self._ledger.settle([item.owner for item in queued], answer.accepted)
+        return self._owed.settle([item.owner for item in queued], answer.accepted)
 
     def _dead_letter(self, request: ExportTraceServiceRequest, answer: Answer, spans: int) -> None:
         """Keep the refused body (OTLP/JSON) with the receiver's reason, for a person to replay."""

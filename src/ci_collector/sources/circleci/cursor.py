@@ -1,15 +1,13 @@
 """Where a CircleCI poll starts and how far its cursor may move. Pure, so it is tested alone.
 
 The cursor is a pipeline creation time W: every pipeline created before W had all its
-workflows finished *and delivered*. A poll lists pipelines down to W minus the lookback
-(re-running a workflow adds a new workflow to an *old* pipeline).
+workflows finished and acknowledged. A poll lists pipelines down to W minus the lookback
+(re-running a workflow adds a new workflow to an *old* pipeline). The moved cursor is
+written through a checkpoint at the end of the poll, that is, only once every run the
+poll yielded was acknowledged: no guess about what the sink will accept is needed.
 
-A poll cannot see whether the runs it yields end up accepted (the sink flushes after the
-source is done), so it writes two values: the strict W, which treats its own runs as
-not yet delivered, and a candidate W that treats them as delivered, together with the
-number of delivered runs the state must hold for that to be true. The next poll uses
-the candidate only if the state reached that number. Without it, the poll after a
-180-day backfill would list the whole 180 days again.
+Cursors are kept per filter (``all``, ``branch=main``): a poll filtered by branch says
+nothing about other branches' pipelines, so it must not move their cursor.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 FIELD = "pipelines_settled_before"
-CANDIDATE = "candidate"
 
 
 @dataclass(slots=True)
@@ -27,7 +24,6 @@ class Watermark:
 
     newest_seen: int | None = None
     oldest_pending: int | None = None
-    oldest_sent: int | None = None
     sent: int = 0
 
     def saw(self, created: int, pending: bool, sent: int) -> None:
@@ -35,52 +31,52 @@ class Watermark:
         self.newest_seen = created if self.newest_seen is None else max(self.newest_seen, created)
         if pending:
             self.oldest_pending = _low(self.oldest_pending, created)
-        if sent:
-            self.oldest_sent = _low(self.oldest_sent, created)
-            self.sent += sent
+        self.sent += sent
 
 
-def resume_point(cursor: dict[str, Any] | None, delivered: int) -> int | None:
-    """The W to poll from, given the state's current count of delivered runs of the source."""
-    cursor = cursor or {}
-    strict = _int(cursor.get(FIELD))
-    candidate = cursor.get(CANDIDATE)
-    if isinstance(candidate, dict):
-        before, needed = _int(candidate.get("before")), _int(candidate.get("delivered"))
-        if before is not None and needed is not None and delivered >= needed:
-            return before if strict is None else max(strict, before)
-    return strict
+def filter_name(branch: str | None) -> str:
+    return f"branch={branch}" if branch else "all"
+
+
+def resume_point(cursor: dict[str, Any] | None, name: str) -> int | None:
+    """This filter's W, or None when it has none yet."""
+    entry = (cursor or {}).get(name)
+    return _int(entry.get(FIELD)) if isinstance(entry, dict) else None
+
+
+def legacy_point(cursor: dict[str, Any] | None) -> int | None:
+    """The single W of cursors written before they were kept per filter.
+
+    Any filter may have moved it, so it only tells where the first poll of a filter
+    may stop looking back (see `CircleCISource`), never where it may start.
+    """
+    return _int((cursor or {}).get(FIELD))
 
 
 def next_cursor(
+    cursor: dict[str, Any] | None,
+    name: str,
     previous: int | None,
     floor: int,
     mark: Watermark,
     hold_limit: int,
-    delivered_at_start: int,
 ) -> dict[str, Any] | None:
-    """The cursor to store after a complete poll, or None to keep the old one.
+    """The whole cursor to store after a complete poll of filter `name`, or None to keep it.
 
-    `hold_limit` is the oldest time a pending workflow may hold W back to;
-    `delivered_at_start` the state's delivered count for the source when the poll began.
+    `hold_limit` is the oldest time a pending workflow may hold W back to.
     """
     if previous is not None and floor > previous:
         return None  # a --since narrower than the cursor left a gap: do not jump over it
-    strict = _advance(previous, mark, _low(mark.oldest_pending, mark.oldest_sent), hold_limit)
-    if strict is None:
+    moved = _advance(previous, mark, hold_limit)
+    if moved is None:
         return None
-    cursor: dict[str, Any] = {FIELD: strict}
-    optimistic = _advance(previous, mark, mark.oldest_pending, hold_limit)
-    if mark.sent and optimistic is not None and optimistic > strict:
-        cursor[CANDIDATE] = {"before": optimistic, "delivered": delivered_at_start + mark.sent}
-    return cursor
+    kept = {k: v for k, v in (cursor or {}).items() if isinstance(v, dict)}
+    return {**kept, name: {FIELD: moved}}
 
 
-def _advance(
-    previous: int | None, mark: Watermark, oldest_open: int | None, hold_limit: int
-) -> int | None:
-    if oldest_open is not None:
-        return max(oldest_open, hold_limit)
+def _advance(previous: int | None, mark: Watermark, hold_limit: int) -> int | None:
+    if mark.oldest_pending is not None:
+        return max(mark.oldest_pending, hold_limit)  # may step back behind a pending one
     if mark.newest_seen is None:
         return previous
     return mark.newest_seen if previous is None else max(mark.newest_seen, previous)

@@ -4,8 +4,9 @@ Walk: pipelines newest first (down to the window's floor) -> each pipeline's wor
 -> jobs, but only for workflows that are finished and not yet delivered. Job details
 are fetched only for a job that ran yet lacks a start or stop time in the job list.
 
-The cursor (see `circleci_cursor`) is a pipeline creation time behind which everything
-was finished and delivered; each poll re-lists `lookback` behind it for re-runs.
+The cursor (see `cursor.py`, one per --branch filter) is a pipeline creation time behind
+which everything was finished and acknowledged; each poll re-lists `lookback` behind
+it for re-runs, and ends with a checkpoint carrying the moved cursor.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ...errors import RemoteError
+from ...ledger import Checkpoint
 from ...model import Run
-from ...pipeline import SkipPolicy
+from ...pipeline import Item, SkipPolicy
 from ...prefetch import OrderedPrefetch
 from ...state import State
 from ...times import iso_to_ms, ms_to_iso
 from ..repos import ForeignHosts
 from .client import CircleCIClient, Malformed, NotFound, path_segment
-from .cursor import Watermark, next_cursor, resume_point
+from .cursor import Watermark, filter_name, legacy_point, next_cursor, resume_point
 from .mapping import (
     Attempt,
     BadItem,
@@ -80,11 +82,12 @@ class CircleCISource:
         )
     )
 
-    def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
+    def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Item]:
         source = self.project.source
-        delivered_at_start = state.delivered_count(source)
-        previous = resume_point(state.cursor(source), delivered_at_start)
-        floor = self._floor(previous)
+        cursor = state.cursor(source)
+        name = filter_name(self.branch)
+        previous = resume_point(cursor, name)
+        floor = self._floor(previous, legacy_point(cursor))
         log.info("CircleCI %s: pipelines created since %s", self.project.slug, ms_to_iso(floor))
         mark = Watermark()
         listed: set[str] = set()
@@ -108,10 +111,8 @@ class CircleCISource:
                     skip(*outcome)
         self._foreign.report(skip)
         hold_limit = _ms(self.now - HOLD_LIMIT)
-        moved = next_cursor(previous, floor, mark, hold_limit, delivered_at_start)
-        if moved is not None:
-            state.set_cursor(source, moved)
-        state.record_success(source)
+        moved = next_cursor(cursor, name, previous, floor, mark, hold_limit)
+        yield Checkpoint(source, moved, complete=True)  # written once all above is acknowledged
         stats = self.client.stats
         log.info(
             "CircleCI %s: %d runs from %d pipelines in %d requests (%d retries)",
@@ -122,12 +123,14 @@ class CircleCISource:
             stats.retries,
         )
 
-    def _floor(self, previous: int | None) -> int:
+    def _floor(self, previous: int | None, legacy: int | None) -> int:
+        lookback = int(self.lookback.total_seconds() * 1000)
         if self.since is not None:
             return _ms(self.since)
         if previous is not None:
-            return previous - int(self.lookback.total_seconds() * 1000)
-        return _ms(self.now - FIRST_POLL_WINDOW)
+            return previous - lookback
+        first = _ms(self.now - FIRST_POLL_WINDOW)
+        return first if legacy is None else min(first, legacy - lookback)
 
     def _pipelines(self, floor: int, skip: SkipPolicy) -> Iterator[dict[str, Any]]:
         """Pipelines newest first, stopping (without another page) below the floor."""

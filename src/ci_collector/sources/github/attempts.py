@@ -1,17 +1,27 @@
-"""Collecting run attempts: what to fetch is decided on the caller's thread, the fetching
-(an earlier attempt's body, the jobs pages) and `build_run` run in prefetch workers.
+"""Which attempts of a GitHub Actions run to fetch, and fetching them with their jobs.
 
-The decisions read the state file (`State.is_delivered`), which may only be used from
-the thread that opened it; the returned functions touch only the GitHub client. Every
-outcome, a skip included, comes back in its sequential place (`OrderedPrefetch`).
+A listing shows only a run's latest attempt; earlier attempts not delivered yet are
+asked for one by one, so a re-run never hides attempt 1. ``--run-id`` uses the same
+rules for one run, and when ci-collector runs inside that very run it sends the jobs
+that are done as a partial chain.
+
+What to fetch is decided on the caller's thread: the decisions read the state file
+(`State.is_delivered`), which may only be used from the thread that opened it. The
+fetching (an earlier attempt's body, the jobs pages) and `build_run` run in prefetch
+workers and touch only the GitHub client. Every outcome, a skip included, comes back
+in its sequential place (`OrderedPrefetch`), so the stream is the sequential one.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from ...model import Repo, Run
+from ...errors import RemoteError
+from ...model import Node, Repo, Run
 from ...pipeline import SkipPolicy
 from ...prefetch import OrderedPrefetch
 from ...state import State
@@ -28,18 +38,99 @@ from .mapping import (
     run_id_of,
 )
 
+log = logging.getLogger(__name__)
+
 PER_PAGE = 100
 
-Outcome = Run | tuple[str, str] | None
-"""A fetched attempt: the run, a skip (key, why), or nothing (not finished after all)."""
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A skip decided in a worker, reported on the caller's thread in its place."""
+
+    what: str
+    why: str
+    run_key: str = ""
+    source: str = ""
+
+
+Outcome = Run | Skipped | None
+"""A fetched attempt: the run, a skip, or nothing (not finished after all)."""
 Fetch = Callable[[], Outcome]
 """The network half of collecting one attempt: runs in a prefetch worker thread."""
 
 
+def running_inside(repo: str, run_id: int, env: dict[str, str] | None = None) -> bool:
+    """True when ci-collector runs as a job of the very run it was asked to collect."""
+    env = dict(os.environ) if env is None else env
+    if env.get("GITHUB_ACTIONS") != "true" or env.get("GITHUB_RUN_ID") != str(run_id):
+        return False
+    own_repo = env.get("GITHUB_REPOSITORY")
+    return own_repo is None or own_repo.lower() == repo.lower()
+
+
 class Attempts:
-    def __init__(self, client: GitHubClient, prefetch: OrderedPrefetch) -> None:
+    """Fetches run attempts and their jobs; counts the events it handed on."""
+
+    def __init__(
+        self,
+        client: GitHubClient,
+        prefetch: OrderedPrefetch,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.client = client
         self.prefetch = prefetch
+        """Jobs pages of up to `prefetch.workers` attempts in flight; runs still in order."""
+        self.env = env
+        self.events = 0
+        """Events of the runs handed on (one per node)."""
+
+    def one_run(
+        self,
+        repo: Repo,
+        source: str,
+        run_id: int,
+        attempt: int | None,
+        state: State,
+        skip: SkipPolicy,
+    ) -> Iterator[Run]:
+        """``--run-id``: every finished attempt not delivered yet (or just `attempt`)."""
+        base = f"/repos/{repo.owner}/{repo.name}/actions/runs/{run_id}"
+        path = f"{base}/attempts/{attempt}" if attempt else base
+        try:
+            run = self.client.get(path)
+        except NotFound:
+            raise self.client.not_found(f"run {run_id} of {repo.owner}/{repo.name}") from None
+        if not isinstance(run, dict):
+            raise RemoteError(f"GitHub's body for run {run_id} is not an object")
+        inside = running_inside(f"{repo.owner}/{repo.name}", run_id, self.env)
+        if inside and not is_finished(run):
+            yield from self._partial(repo, source, run, skip)
+            return
+        if attempt:
+            yield from self.attempt(repo, source, run, skip)
+            return
+        yield from self.fetched(self.fetches(repo, source, run, state), skip)
+        if not is_finished(run):
+            log.info(
+                "run %s attempt %s is still in progress; not sent", run_id, run.get("run_attempt")
+            )
+
+    def _partial(
+        self, repo: Repo, source: str, run: dict[str, Any], skip: SkipPolicy
+    ) -> Iterator[Run]:
+        """Our own run, from inside it: the jobs that are done, tagged ``partial``."""
+        env = self.env if self.env is not None else os.environ
+        attempt = env.get("GITHUB_RUN_ATTEMPT", "")
+        if attempt.isdigit() and int(attempt) != attempt_of(run):
+            base = f"/repos/{repo.owner}/{repo.name}/actions/runs/{run_id_of(run)}"
+            run = self.client.get(f"{base}/attempts/{attempt}")
+        yield from self.attempt(repo, source, run, skip, partial=True)
+
+    def attempt(
+        self, repo: Repo, source: str, run: Any, skip: SkipPolicy, *, partial: bool = False
+    ) -> Iterator[Run]:
+        """One attempt with its jobs, or a skip naming it when GitHub's data will not map."""
+        yield from self.fetched([self.one(repo, source, run, partial=partial)], skip)
 
     def fetches(self, repo: Repo, source: str, run: Any, state: State) -> Iterator[Fetch]:
         """The listed (latest) attempt if finished, and earlier attempts not delivered yet,
@@ -49,7 +140,7 @@ class Attempts:
             run_id, latest = run_id_of(run), attempt_of(run)
         except (MalformedRun, AttributeError) as exc:
             ident = run.get("id") if isinstance(run, dict) else run
-            skipped = f"{repo.slug} run {ident!r:.40}", str(exc) or "not an object"
+            skipped = Skipped(f"{repo.slug} run {ident!r:.40}", str(exc) or "not an object")
             yield lambda: skipped  # in its place in the ordered stream
             return
         base = f"/repos/{repo.owner}/{repo.name}/actions/runs/{run_id}"
@@ -68,7 +159,7 @@ class Attempts:
             try:
                 body = self.client.get(path)
             except NotFound:
-                return key, "attempt not found (deleted?)"
+                return Skipped(key, "attempt not found (deleted?)")
             if isinstance(body, dict) and is_finished(body):
                 return self.one(repo, source, body)()
             return None
@@ -79,9 +170,10 @@ class Attempts:
         """Run the fetches (up to --concurrency at once); runs and skips in their order."""
         for outcome in self.prefetch.map(_call, fetches):
             if isinstance(outcome, Run):
+                self.events += _count_nodes(outcome.root)
                 yield outcome
             elif outcome is not None:
-                skip(*outcome)
+                skip(outcome.what, outcome.why, run_key=outcome.run_key, source=outcome.source)
 
     def one(self, repo: Repo, source: str, run: Any, *, partial: bool = False) -> Fetch:
         """One attempt with its jobs, or a skip naming it when GitHub's data will not map."""
@@ -90,15 +182,15 @@ class Attempts:
             try:
                 run_id, attempt = run_id_of(run), attempt_of(run)
             except MalformedRun as exc:
-                return f"{repo.slug} run {run.get('id')!r:.40}", str(exc)
+                return Skipped(f"{repo.slug} run {run.get('id')!r:.40}", str(exc))
             key = natural_key(repo, run_id, attempt)
             try:
                 jobs = self._jobs(repo, run_id, attempt)
                 return build_run(repo, run, jobs, source=source, partial=partial)
             except NotFound:
-                return key, "jobs not found (run deleted?)"
+                return Skipped(key, "jobs not found (run deleted?)")
             except MalformedRun as exc:
-                return key, str(exc)
+                return Skipped(key, str(exc), run_key=key, source=source)  # `state show`
 
         return fetch
 
@@ -128,3 +220,7 @@ class Attempts:
 
 def _call(fetch: Fetch) -> Outcome:
     return fetch()
+
+
+def _count_nodes(node: Node) -> int:
+    return 1 + sum(_count_nodes(child) for child in node.children)

@@ -31,10 +31,10 @@ from ...transport import (
     BodyTooLarge,
     DeadlinePassed,
     LimitedAdapter,
-    limit_session,
 )
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
 from .budget import Budget, Ledger, quiet_environment
+from .session import install_adapter
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class GitHubClient:
         if github is None:
             github = self._make_github()
             quiet_environment(github.requester)
-            _install_adapter(github.requester, self._make_adapter(), self._timeout)
+            install_adapter(github.requester, self._make_adapter(), self._timeout)
             self._local.github = github
             with self._lock:
                 self._all.append(github)
@@ -355,28 +355,6 @@ class GitHubClient:
         else:
             cause = "or private: set GITHUB_TOKEN"
         return UserError(f"{what} not found on {web_host(self.api_url)}, {cause}")
-
-
-def _install_adapter(requester: Any, adapter: LimitedAdapter, timeout: float) -> None:
-    """Have PyGithub's requests session use `adapter` (deadline, body cap, paced retries)
-    and ``--timeout`` as given (PyGithub only takes whole seconds).
-
-    PyGithub builds its session lazily in a connection object of the class it chose for
-    the URL's scheme; this wraps that class so every session it makes gets the adapter.
-    """
-    attribute = "_Requester__connectionClass"
-    make = getattr(requester, attribute, None)
-    if make is None:  # a PyGithub without this hook: its own adapter, no body cap
-        log.debug("PyGithub has no connection class hook; HTTP limits not installed")
-        return
-
-    def connection(*args: Any, **kwargs: Any) -> Any:
-        made = make(*args, **kwargs)
-        made.timeout = timeout
-        limit_session(made.session, adapter)
-        return made
-
-    setattr(requester, attribute, connection)
 
 
 def _span(seconds: float) -> str:

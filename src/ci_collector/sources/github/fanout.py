@@ -12,7 +12,7 @@ answer waiting when its turn comes.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from ...errors import CollectorError
@@ -29,13 +29,23 @@ FirstPage = tuple[str, dict[str, str | int], str | None]
 Early = tuple[str, str | None, Answer | CollectorError]
 
 
-def round_robin(streams: Iterable[Iterator[T]], turn: int = TURN) -> Iterator[T]:
-    """Up to `turn` items from each stream in turn until every stream is done."""
+def round_robin(
+    streams: Iterable[Iterator[T]],
+    turn: int = TURN,
+    counts: Callable[[T], bool] = lambda item: True,
+) -> Iterator[T]:
+    """Up to `turn` counted items from each stream in turn until every stream is done.
+
+    Each stream's own order is kept (a checkpoint still follows the runs it covers);
+    `counts` says which items use up a turn (runs do, checkpoints cost nothing).
+    """
     active = deque(streams)
     while active:
         stream = active.popleft()
-        for taken, item in enumerate(stream, 1):
+        taken = 0
+        for item in stream:
             yield item
+            taken += counts(item)
             if taken >= turn:
                 active.append(stream)
                 break
