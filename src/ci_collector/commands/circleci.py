@@ -61,7 +61,8 @@ def parse_lookback(text: str) -> timedelta:
     "--circleci-token",
     envvar="CIRCLECI_TOKEN",
     metavar="TOKEN",
-    help="CircleCI personal API token [env CIRCLECI_TOKEN].",
+    help="CircleCI personal API token [env CIRCLECI_TOKEN; prefer the env var: a flag's "
+    "value shows in `ps`].",
 )
 @click.option(
     "--circleci-api-url",
@@ -81,8 +82,9 @@ def circleci(
     **options: Any,
 ) -> int:
     """Collect finished CircleCI workflows (each re-run is its own attempt) and their jobs."""
+    circleci_token = secrets.clean_token("CIRCLECI_TOKEN", circleci_token)
     config = DeliveryConfig.from_options(options)
-    secrets.register(circleci_token)
+    circleci_api_url = _without_credentials(circleci_api_url)
     try:
         slug = canonical_slug(project_slug)
     except ValueError as exc:
@@ -106,3 +108,13 @@ def circleci(
             yield from CircleCISource(client, project, branch, since, window)(state, skip)
 
     return collect(config, source)
+
+
+def _without_credentials(url: str) -> str:
+    clean, user, password = secrets.split_credentials("--circleci-api-url", url)
+    if user or password:
+        raise UserError(
+            f"--circleci-api-url {clean} carries credentials (user:token@): remove them; "
+            "the token goes in CIRCLECI_TOKEN"
+        )
+    return url

@@ -7,6 +7,8 @@ Every option also reads an environment variable: tokens by their conventional na
 from __future__ import annotations
 
 import logging
+import sqlite3
+import ssl
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,9 +23,16 @@ from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
 from ..progress import Progress
 from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
-from ..sinks.base import Chain
+from ..sinks.base import BodyRefused, Chain
 from ..sinks.trunk import DEFAULT_TRUNK_URL
-from ..state import State, StateBusy, default_state_path
+from ..state import LOCK_MAX_AGE_SECONDS, State, StateBusy, default_state_path, state_failure
+from .trunk_config import (
+    Refused,
+    check_dead_letter_path,
+    check_trunk_url,
+    dead_letter_path,
+    resolve_trunk,
+)
 
 log = logging.getLogger("ci_collector")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,7 +71,8 @@ def delivery_options(func: F) -> F:
             "--trunk-token",
             envvar="TRUNK_API_TOKEN",
             metavar="TOKEN",
-            help="Trunk organisation API token [env TRUNK_API_TOKEN].",
+            help="Trunk organisation API token [env TRUNK_API_TOKEN; prefer the env var: "
+            "a flag's value shows in `ps`].",
         ),
         click.option(
             "--trunk-url",
@@ -104,10 +114,9 @@ def delivery_options(func: F) -> F:
         click.option(
             "--dead-letter",
             type=click.Path(dir_okay=False),
-            default="ci-collector-dead-letters.jsonl",
-            show_default=True,
             envvar="CI_COLLECTOR_DEAD_LETTER",
-            help="Where bodies Trunk refused (HTTP 400) are kept, with its answer.",
+            help="Where bodies Trunk refused (HTTP 400) are kept, with its answer "
+            "[default: next to the state file, STATE.dead-letters.jsonl].",
         ),
         click.option(
             "--retry-seconds",
@@ -129,7 +138,30 @@ def delivery_options(func: F) -> F:
             "--insecure",
             is_flag=True,
             envvar="CI_COLLECTOR_INSECURE",
-            help="Do not verify TLS certificates (prints a warning).",
+            help="Do not verify the CI platform's TLS certificate (prints a warning). "
+            "Trunk is still verified: see --trunk-ca-bundle.",
+        ),
+        click.option(
+            "--trunk-ca-bundle",
+            type=click.Path(dir_okay=False, exists=True),
+            envvar="CI_COLLECTOR_TRUNK_CA_BUNDLE",
+            help="Verify Trunk (or the proxy in front of it) with these CA certificates (PEM).",
+        ),
+        click.option(
+            "--trunk-insecure",
+            is_flag=True,
+            envvar="CI_COLLECTOR_TRUNK_INSECURE",
+            help="Do not verify Trunk's TLS certificate: the token goes to whoever answers. "
+            "Prefer --trunk-ca-bundle.",
+        ),
+        click.option(
+            "--max-lock-age",
+            type=click.FloatRange(1),
+            default=LOCK_MAX_AGE_SECONDS,
+            show_default=True,
+            envvar="CI_COLLECTOR_MAX_LOCK_AGE",
+            help="Seconds: a state lock held longer than this is reported as stuck (exit 1); "
+            "a younger one is a neighbour still at work (exit 0).",
         ),
         click.option(
             "--fail-fast",
@@ -156,23 +188,48 @@ class DeliveryConfig:
     output: str | None
     state_path: str | None
     batch_size: int
-    dead_letter: str
+    dead_letter: str | None
     retry_seconds: float
     timeout: float
     insecure: bool
     fail_fast: bool
     wait: bool
     store: bool = False
+    trunk_ca_bundle: str | None = None
+    trunk_insecure: bool = False
+    max_lock_age: float = LOCK_MAX_AGE_SECONDS
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> DeliveryConfig:
         """Pop the shared options out of a command's keyword arguments."""
         logs.configure(options.pop("verbose"), options.pop("quiet"), options.pop("log_format"))
-        config = cls(**{name: options.pop(name) for name in cls.__dataclass_fields__})
-        secrets.register(config.trunk_token)
+        values = {name: options.pop(name) for name in cls.__dataclass_fields__ if name in options}
+        values["trunk_token"] = secrets.clean_token("TRUNK_API_TOKEN", values["trunk_token"])
+        values["trunk_url"] = check_trunk_url(values["trunk_url"])
+        config = cls(**values)
         if config.insecure:
             log.warning("TLS certificate verification is OFF (--insecure)")
+        if config.trunk_insecure and config.sends_to_trunk:
+            log.warning(
+                "TLS verification for Trunk is OFF (--trunk-insecure): the Trunk token "
+                "goes to whoever answers at %s",
+                config.trunk_url,
+            )
         return config
+
+    @property
+    def sends_to_trunk(self) -> bool:
+        return bool(self.trunk_token) and not self.dry_run
+
+    def trunk_verify(self) -> bool | ssl.SSLContext:
+        if self.trunk_insecure:
+            return False
+        if self.trunk_ca_bundle:
+            try:
+                return ssl.create_default_context(cafile=self.trunk_ca_bundle)
+            except (OSError, ssl.SSLError) as exc:
+                raise UserError(f"--trunk-ca-bundle {self.trunk_ca_bundle}: {exc}") from None
+        return True
 
     @property
     def dry_run(self) -> bool:
@@ -197,7 +254,11 @@ def open_state(config: DeliveryConfig) -> State:
     return State(state_path(config), namespace="" if config.trunk_token else STORE_NAMESPACE)
 
 
-def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
+def build_sink(
+    config: DeliveryConfig,
+    store_path: Path,
+    on_refused: Callable[[Chain, BodyRefused], None] | None = None,
+) -> Sink:
     """Trunk with a token, else the local store; ``--store`` adds the store to Trunk."""
     if config.output is not None:
         if config.store:
@@ -209,24 +270,34 @@ def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
         config.trunk_token,
         config.trunk_url,
         batch_events=config.batch_size,
-        dead_letter_path=config.dead_letter,
+        dead_letter_path=dead_letter_path(config),
         timeout=config.timeout,
         retry_budget=config.retry_seconds,
-        verify=not config.insecure,
+        verify=config.trunk_verify(),
     )
+    trunk.on_refused = on_refused
     return TeeSink(trunk, StoreSink(store_path)) if config.store else trunk
 
 
 def collect(config: DeliveryConfig, source: RunSource) -> int:
     """Lock the state, stream runs from `source` to the sink, remember what was delivered."""
+    if config.sends_to_trunk:
+        resolve_trunk(config.trunk_url)
+        check_dead_letter_path(dead_letter_path(config))
     with open_state(config) as state:
         if not config.dry_run:
             try:
                 state.lock(wait=config.wait)
             except StateBusy as exc:
+                if exc.age is not None and exc.age > config.max_lock_age:
+                    raise RemoteError(
+                        f"{exc}: longer than a poll should take (--max-lock-age "
+                        f"{config.max_lock_age:g}s); is that process stuck?"
+                    ) from None
                 click.echo(f"ci-collector: {exc}; exiting (use --wait to queue)", err=True)
                 return 0
-        sink = build_sink(config, state.path)
+        refused = Refused(state)
+        sink = build_sink(config, state.path, refused)
         skip = SkipPolicy(config.fail_fast)
 
         def remember(chains: list[Chain]) -> None:
@@ -234,6 +305,8 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
                 (chain.run_key, chain.source, chain.fingerprint, len(chain.events))
                 for chain in chains
             )
+            if refused.pending:
+                state.clear_refusals(chain.run_key for chain in chains)
 
         summary = Summary()
         try:
@@ -252,6 +325,8 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
                 )
         except TrunkRefused as exc:
             raise RemoteError(str(exc)) from None
+        except sqlite3.Error as exc:
+            raise state_failure(state.path, exc) from None
         except DeliveryFailed as exc:
             raise ComeBackLater(str(exc)) from None
         except CollectorError:
@@ -261,6 +336,7 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
         finally:
             sink.close()
         report(summary, sink, config)
+        refused.report()
         return summary.exit_code
 
 
@@ -281,7 +357,7 @@ def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
     if sink.stats.dead_lettered_events:
         line += (
             f"; {sink.stats.dead_lettered_events} events refused by Trunk, "
-            f"kept in {Path(config.dead_letter)}"
+            f"kept in {dead_letter_path(config)}"
         )
     log.info("%s", line)
     if config.output == "-":

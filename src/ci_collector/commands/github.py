@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from .. import secrets
 from ..errors import UserError
 from ..sources.github.client import DEFAULT_API_URL, GitHubClient
 from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
@@ -92,7 +93,8 @@ class Duration(click.ParamType[timedelta]):
     "--github-token",
     envvar="GITHUB_TOKEN",
     metavar="TOKEN",
-    help="GitHub token [env GITHUB_TOKEN]; optional for public repositories.",
+    help="GitHub token [env GITHUB_TOKEN; prefer the env var: a flag's value shows in "
+    "`ps`]; optional for public repositories.",
 )
 @click.option(
     "--github-output",
@@ -108,6 +110,7 @@ def github(**options: Any) -> int:
     are answered 304) and sends attempts not delivered yet. With --since, backfills
     oldest first and can be interrupted and resumed.
     """
+    options["github_token"] = secrets.clean_token("GITHUB_TOKEN", options["github_token"])
     config = DeliveryConfig.from_options(options)
     query = _query(options)
     client = GitHubClient(
@@ -128,6 +131,12 @@ def github(**options: Any) -> int:
 
 
 def _api_url(text: str) -> str:
+    clean, user, password = secrets.split_credentials("--github-api-url", text)
+    if user or password:
+        raise UserError(
+            f"--github-api-url {clean} carries credentials (user:token@): remove them; "
+            "the token goes in GITHUB_TOKEN"
+        )
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UserError(f"--github-api-url {text!r} is not an http(s) URL")

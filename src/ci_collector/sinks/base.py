@@ -8,6 +8,7 @@ one chain re-sends that chain rather than losing half of it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -67,6 +68,22 @@ class BodyTooLarge(Exception):
     """Raised by `_deliver` when the receiver wants smaller bodies: the batch is halved."""
 
 
+class BodyRefused(Exception):
+    """Raised by `_deliver` when the receiver refuses a body's content (HTTP 400).
+
+    The batch is halved until the refused chain is alone in its body: one bad event
+    must not take the other chains of its batch down with it.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+RefusalHook = Callable[[Chain, BodyRefused], None]
+
+
 @dataclass(slots=True)
 class _Buffer:
     prefix: bytes
@@ -80,7 +97,8 @@ class BatchingSink:
 
     Subclasses implement `_deliver(body, events) -> bool`: True when the body was
     accepted, False when it was set aside (dead-lettered); `BodyTooLarge` to have it
-    sent in halves; fatal problems raise.
+    sent in halves; `BodyRefused` to have it halved until the refused chain is alone
+    (then `_refused` keeps it and `on_refused` hears of it); fatal problems raise.
     """
 
     def __init__(
@@ -94,6 +112,8 @@ class BatchingSink:
         self.batch_bytes = batch_bytes
         self.stats = SinkStats()
         self._buffers: dict[Repo, _Buffer] = {}
+        self.on_refused: RefusalHook | None = None
+        """Told of each chain the receiver refused on its own (e.g. to quarantine it)."""
 
     def add(self, chain: Chain) -> list[Chain]:
         if not chain.events:
@@ -135,15 +155,18 @@ class BatchingSink:
     def _send_events(self, prefix: bytes, events: list[bytes], owners: list[Chain]) -> list[Chain]:
         """Send one body; account each event to its chain, so a chain fails only for its own."""
         count = len(events)
+        body = prefix + b",".join(events) + b"]}"
         try:
-            accepted = self._deliver(prefix + b",".join(events) + b"]}", count)
+            accepted = self._deliver(body, count)
         except BodyTooLarge:
             if count < 2:
                 raise
-            half = count // 2
-            return self._send_events(prefix, events[:half], owners[:half]) + self._send_events(
-                prefix, events[half:], owners[half:]
-            )
+            return self._halves(prefix, events, owners)
+        except BodyRefused as refusal:
+            if count > 1 and len({id(chain) for chain in owners}) > 1:
+                return self._halves(prefix, events, owners)
+            accepted = False
+            self._set_aside(body, owners[0], refusal)
         self.stats.bodies += 1
         if accepted:
             self.stats.events_sent += count
@@ -157,6 +180,21 @@ class BatchingSink:
             if chain.pending == 0 and not chain.failed:
                 done.append(chain)
         return done
+
+    def _halves(self, prefix: bytes, events: list[bytes], owners: list[Chain]) -> list[Chain]:
+        half = len(events) // 2
+        return self._send_events(prefix, events[:half], owners[:half]) + self._send_events(
+            prefix, events[half:], owners[half:]
+        )
+
+    def _set_aside(self, body: bytes, chain: Chain, refusal: BodyRefused) -> None:
+        """One chain's body was refused on its own: keep it (`_refused`), tell `on_refused`."""
+        self._refused(body, refusal)
+        if self.on_refused is not None:
+            self.on_refused(chain, refusal)
+
+    def _refused(self, body: bytes, refusal: BodyRefused) -> None:
+        """Keep a refused body somewhere a person can find it (the Trunk sink: a file)."""
 
     def _deliver(self, body: bytes, events: int) -> bool:
         raise NotImplementedError
