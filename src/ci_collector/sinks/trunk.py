@@ -17,7 +17,7 @@ import httpx
 
 from .. import __version__
 from ..retry import RETRYABLE_STATUS, RetryClock, retry_after
-from ..unreachable import untrusted_certificate, untrusted_message
+from ..unreachable import untrusted_certificate
 from .base import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_EVENTS,
@@ -95,7 +95,10 @@ class TrunkSink(BatchingSink):
             except httpx.TransportError as exc:  # timeouts, resets, refused connections
                 reason = untrusted_certificate(exc)
                 if reason is not None:  # waiting will not make the certificate trusted
-                    raise TrunkRefused(untrusted_message("Trunk", self.url, reason)) from None
+                    raise TrunkRefused(
+                        f"the TLS certificate of Trunk at {self.url} was not accepted ({reason}); "
+                        "pass its CA with --trunk-ca-bundle (--insecure is for the CI platform)"
+                    ) from None
                 problem, wait = f"{type(exc).__name__}", None
             else:
                 status = response.status_code
