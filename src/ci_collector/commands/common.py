@@ -283,7 +283,7 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
     """Lock the state, stream runs from `source` to the sink, remember what was delivered."""
     if config.sends_to_trunk:
         resolve_trunk(config.trunk_url)
-        check_dead_letter_path(dead_letter_path(config))
+        check_dead_letter_path(dead_letter_path(config), default=not config.dead_letter)
     with open_state(config) as state:
         if not config.dry_run:
             try:

@@ -69,11 +69,16 @@ def dead_letter_path(config: DeliveryConfig) -> Path:
     return state.with_suffix(".dead-letters.jsonl")
 
 
-def check_dead_letter_path(path: Path) -> None:
+def check_dead_letter_path(path: Path, default: bool = False) -> None:
     """Before any fetching: a dead-letter file that cannot be written is one line, exit 2."""
     where = f"dead-letter file {path}"
     if path.is_dir():
         raise UserError(f"{where} is a directory; pass a file path to --dead-letter")
+    if default and not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True)  # the state file's own directory, made anyway
+        except OSError as exc:
+            raise UserError(f"{where} cannot be written ({exc.strerror or exc})") from None
     if not path.parent.is_dir():
         raise UserError(f"{where}: directory {path.parent} does not exist; create it first")
     try:
