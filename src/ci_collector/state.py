@@ -352,6 +352,7 @@ class State(RefusalBook):
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite already rolled back on a full disk
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")

@@ -281,6 +281,13 @@ def build_sink(
 
 def collect(config: DeliveryConfig, source: RunSource) -> int:
     """Lock the state, stream runs from `source` to the sink, remember what was delivered."""
+    try:
+        return _collect(config, source)
+    except sqlite3.Error as exc:  # busy for long, full, corrupted: one line, its exit code
+        raise state_failure(state_path(config), exc) from None
+
+
+def _collect(config: DeliveryConfig, source: RunSource) -> int:
     if config.sends_to_trunk:
         resolve_trunk(config.trunk_url)
         check_dead_letter_path(dead_letter_path(config), default=not config.dead_letter)
@@ -325,8 +332,6 @@ def collect(config: DeliveryConfig, source: RunSource) -> int:
                 )
         except TrunkRefused as exc:
             raise RemoteError(str(exc)) from None
-        except sqlite3.Error as exc:
-            raise state_failure(state.path, exc) from None
         except DeliveryFailed as exc:
             raise ComeBackLater(str(exc)) from None
         except CollectorError:
