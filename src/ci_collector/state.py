@@ -343,6 +343,7 @@ class State(RefusalBook):
         with self._transaction():
             count = self._db.execute("DELETE FROM delivered WHERE source = ?", (source,)).rowcount
             self._db.execute("DELETE FROM etags WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM refusals WHERE source = ?", (source,))
             count += self._db.execute("DELETE FROM sources WHERE source = ?", (source,)).rowcount
         return int(count)
 
