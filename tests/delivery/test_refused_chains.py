@@ -14,6 +14,7 @@ from ci_collector.model import Run
 from ci_collector.state import State
 from tests.delivery import harness
 from tests.delivery.harness import bad, good, run
+from tests.servers.base import Reply
 from tests.servers.trunk import TOKEN, TrunkStandIn
 
 EVENTS_PER_RUN = 4
@@ -151,3 +152,21 @@ def test_drop_and_recollect(trunk: TrunkStandIn, tmp_path: Path) -> None:
         "(see `ci-collector dead-letter list`)"
     ]
     assert run("dead-letter", "drop", *state).code == 2  # neither keys nor --all
+
+
+@pytest.mark.parametrize("batch", [8, 100])
+def test_a_400_that_goes_away_when_split_delivers_everything_and_still_exits_1(
+    trunk: TrunkStandIn, tmp_path: Path, batch: int
+) -> None:
+    runs = [good(n) for n in range(1, 6)]
+    trunk.faults.append(Reply(400, b'{"error":"try again"}'))
+    result = poll(trunk, tmp_path, runs, "--batch-size", str(batch))
+    assert result.code == 1, result.err
+    assert len(trunk.events) == 5 * EVENTS_PER_RUN
+    assert result.lines[-1] == (
+        "WARNING Trunk answered HTTP 400 to 1 bodies, then accepted every chain of them once "
+        "split: nothing was dead-lettered, but a refusal that goes away is worth a look"
+    )
+    assert not (tmp_path / "state.dead-letters.jsonl").exists()
+    with State(tmp_path / "state.sqlite") as state:
+        assert state.delivered_count() == 5

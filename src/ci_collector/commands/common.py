@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import logs, secrets
-from ..errors import CollectorError, ComeBackLater, RemoteError, UserError
+from ..errors import EXIT_PARTIAL, CollectorError, ComeBackLater, RemoteError, UserError
 from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
 from ..progress import Progress
@@ -342,6 +342,13 @@ def _collect(config: DeliveryConfig, source: RunSource) -> int:
             sink.close()
         report(summary, sink, config)
         refused.report()
+        if summary.exit_code == 0 and sink.stats.refused_bodies:
+            log.warning(
+                "Trunk answered HTTP 400 to %d bodies, then accepted every chain of them once "
+                "split: nothing was dead-lettered, but a refusal that goes away is worth a look",
+                sink.stats.refused_bodies,
+            )
+            return EXIT_PARTIAL
         return summary.exit_code
 
 

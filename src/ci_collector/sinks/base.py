@@ -48,6 +48,8 @@ class SinkStats:
     events_sent: int = 0
     retries: int = 0
     dead_lettered_events: int = 0
+    refused_bodies: int = 0
+    """Bodies answered 400, split ones included (their parts may all be accepted later)."""
 
 
 class Sink(Protocol):
@@ -163,6 +165,7 @@ class BatchingSink:
                 raise
             return self._halves(prefix, events, owners)
         except BodyRefused as refusal:
+            self.stats.refused_bodies += 1
             if count > 1 and len({id(chain) for chain in owners}) > 1:
                 return self._halves(prefix, events, owners)
             accepted = False
