@@ -217,7 +217,7 @@ def test_dead_letters_default_next_to_the_state_file_not_the_working_directory(
         (lambda d: d, "Invalid value for '--dead-letter': File '{p}' is a directory."),
         (
             lambda d: _file(d / "plain") / "dead.jsonl",
-            "dead-letter file {p}: directory {p.parent} does not exist; create it first",
+            "dead-letter file {p}: {p.parent} is not a directory",
         ),
     ],
 )

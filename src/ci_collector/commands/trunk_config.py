@@ -79,6 +79,8 @@ def check_dead_letter_path(path: Path, default: bool = False) -> None:
             path.parent.mkdir(parents=True)  # the state file's own directory, made anyway
         except OSError as exc:
             raise UserError(f"{where} cannot be written ({exc.strerror or exc})") from None
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UserError(f"{where}: {path.parent} is not a directory")
     if not path.parent.is_dir():
         raise UserError(f"{where}: directory {path.parent} does not exist; create it first")
     try:

@@ -166,8 +166,11 @@ class BatchingSink:
             return self._halves(prefix, events, owners)
         except BodyRefused as refusal:
             self.stats.refused_bodies += 1
-            if count > 1 and len({id(chain) for chain in owners}) > 1:
-                return self._halves(prefix, events, owners)
+            cut = _chain_boundary(owners)
+            if cut:
+                return self._send_events(prefix, events[:cut], owners[:cut]) + self._send_events(
+                    prefix, events[cut:], owners[cut:]
+                )
             accepted = False
             self._set_aside(body, owners[0], refusal)
         self.stats.bodies += 1
@@ -201,3 +204,13 @@ class BatchingSink:
 
     def _deliver(self, body: bytes, events: int) -> bool:
         raise NotImplementedError
+
+
+def _chain_boundary(owners: list[Chain]) -> int:
+    """Where to cut a refused body in two: the chain boundary nearest its middle (0: one chain).
+
+    Cutting between chains keeps each chain's events together, so the refused chain
+    ends up alone in one body (one dead-letter record) in about log2(chains) steps.
+    """
+    cuts = [i for i in range(1, len(owners)) if owners[i] is not owners[i - 1]]
+    return min(cuts, key=lambda i: abs(2 * i - len(owners)), default=0)
