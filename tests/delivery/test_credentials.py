@@ -15,9 +15,12 @@ import pytest
 from tests.delivery.harness import run
 from tests.servers.circleci import TOKEN as CIRCLECI_TOKEN
 from tests.servers.circleci import CircleCIWorld, running_circleci
+from tests.servers.github import GitHubModel, running_github
+from tests.servers.github_bodies import T0
 from tests.servers.jenkins import JenkinsStandIn, running_jenkins
 from tests.servers.trunk import TOKEN as TRUNK_TOKEN
 from tests.servers.trunk import TrunkStandIn
+from tests.sources.github.scenarios import NAME, OWNER, bulk
 from tests.sources.jenkins.scenarios import populate
 
 USER = "ci-bot"
@@ -190,3 +193,43 @@ def test_platform_tokens_with_surrounding_whitespace_are_stripped(
         )
     assert circle.code == 0, circle.err
     assert (tmp_path / "c.jsonl").read_text().count('"chainId"') > 0
+
+
+@pytest.mark.parametrize("pasted", ["ghp_SECRET_0123456789\n", "\tghp_SECRET_0123456789 \r\n"])
+def test_a_github_token_with_surrounding_whitespace_is_sent_stripped(
+    tmp_path: Path, pasted: str
+) -> None:
+    model = GitHubModel()
+    bulk(model, 2, T0, 60_000)
+    with running_github(model) as github:
+        result = run(
+            "github",
+            "--repo",
+            f"{OWNER}/{NAME}",
+            "--github-api-url",
+            github.url,
+            "--since",
+            "2024-12-31",
+            "--output",
+            str(tmp_path / "o.jsonl"),
+            env={"GITHUB_TOKEN": pasted},
+        )
+        sent = {r.headers.get("authorization") for r in github.server.requests}
+    assert result.code == 0, result.err
+    assert sent == {"Bearer ghp_SECRET_0123456789"} or sent == {"token ghp_SECRET_0123456789"}
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "env_name"),
+    [
+        ("github", "--github-token", "GITHUB_TOKEN"),
+        ("circleci", "--circleci-token", "CIRCLECI_TOKEN"),
+        ("jenkins", "--trunk-token", "TRUNK_API_TOKEN"),
+    ],
+)
+def test_help_says_to_prefer_the_env_var_for_tokens(command: str, flag: str, env_name: str) -> None:
+    result = run(command, "--help")
+    assert result.code == 0
+    text = " ".join(result.out.split())
+    start = text.index(flag)
+    assert f"env {env_name}; prefer the env var: a flag's value shows in `ps`" in text[start:][:300]
