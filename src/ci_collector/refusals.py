@@ -1,8 +1,9 @@
 """Chains Trunk refused, counted per poll, and the quarantine that stops re-sending them.
 
 Kept in the state file (its own table, written through `State`): a chain refused in
-`QUARANTINE_AFTER` polls in a row is *held*: counted as settled so no poll re-sends
-it, and listed by ``ci-collector dead-letter`` until a person replays or drops it.
+`QUARANTINE_AFTER` polls in a row, over at least `QUARANTINE_MIN_SECONDS`, is *held*:
+counted as settled so no poll re-sends it, and listed by ``ci-collector dead-letter``
+until a person replays or drops it.
 """
 
 from __future__ import annotations
@@ -34,10 +35,18 @@ CREATE TABLE IF NOT EXISTS refusals (
 """
 
 QUARANTINE_AFTER = 3
+QUARANTINE_MIN_SECONDS = 1800.0
+"""...and at least this long since the first refusal: a short Trunk incident, or polls run
+back to back, quarantine nothing (a quarantined chain waits for a person)."""
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _since(stamp: str) -> float:
+    then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return (datetime.now(timezone.utc) - then).total_seconds()
 
 
 def _like_prefix(prefix: str) -> str:
@@ -81,7 +90,11 @@ class RefusalBook:
                 "SELECT fingerprint, polls, first_refused FROM refusals WHERE run_key = ?", (key,)
             ).fetchone()
             polls, first = (row[1] + 1, row[2]) if row and row[0] == fingerprint else (1, now)
-            held = "held" if polls >= QUARANTINE_AFTER else ""
+            held = (
+                "held"
+                if polls >= QUARANTINE_AFTER and _since(first) >= QUARANTINE_MIN_SECONDS
+                else ""
+            )
             self._db.execute(
                 "INSERT OR REPLACE INTO refusals(run_key, source, fingerprint, polls, status,"
                 " error, body, first_refused, last_refused, quarantine)"

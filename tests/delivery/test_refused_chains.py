@@ -77,6 +77,24 @@ def test_a_400_is_split_until_only_the_refused_chain_is_dead_lettered(
     assert f"{len(bads) * EVENTS_PER_RUN} events refused by Trunk" in result.lines[-1]
 
 
+@pytest.fixture
+def quick_quarantine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Polls here come seconds apart: drop the minimum time span of a quarantine."""
+    monkeypatch.setattr("ci_collector.refusals.QUARANTINE_MIN_SECONDS", 0.0)
+
+
+def test_polls_back_to_back_quarantine_nothing(trunk: TrunkStandIn, tmp_path: Path) -> None:
+    runs = [good(1), bad(2)]
+    for _ in range(4):  # four refusals within seconds (a short Trunk incident): still retried
+        before = trunk.posts
+        assert poll(trunk, tmp_path, runs).code == 1
+        assert trunk.posts > before
+    with State(tmp_path / "state.sqlite") as state:
+        [record] = state.refusals()
+    assert (record.polls, record.quarantine) == (4, "")
+
+
+@pytest.mark.usefixtures("quick_quarantine")
 def test_a_chain_refused_three_polls_in_a_row_is_quarantined_listed_and_not_resent(
     trunk: TrunkStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,6 +134,7 @@ def test_a_chain_refused_three_polls_in_a_row_is_quarantined_listed_and_not_rese
         assert db.refusals(with_dropped=True) == []
 
 
+@pytest.mark.usefixtures("quick_quarantine")
 def test_refusals_must_be_in_a_row_and_a_changed_run_starts_again(
     trunk: TrunkStandIn, tmp_path: Path
 ) -> None:
@@ -133,6 +152,7 @@ def test_refusals_must_be_in_a_row_and_a_changed_run_starts_again(
     assert trunk.posts == before + 1  # not quarantined yet: still sent
 
 
+@pytest.mark.usefixtures("quick_quarantine")
 def test_drop_and_recollect(trunk: TrunkStandIn, tmp_path: Path) -> None:
     runs = [bad(1), bad(2)]
     for _ in range(3):
