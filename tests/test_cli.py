@@ -1,60 +1,58 @@
 """CLI conventions every command follows: help, version, one-line errors, exit codes, env.
 
 Collecting commands are exercised through a tiny stand-in collector registered on the real
-`cli` group in a subprocess, so `main`, the shared options and `collect` run as shipped.
+`cli` group, so `main`, the shared options and `collect` run as shipped (in-process, see
+tests/inprocess.py). The last tests start the real process: exit codes and signals.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import threading
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import click
 import pytest
 
-from ci_collector import __version__
-from ci_collector.state import State
-from ci_collector.validate import validate_lines
-from tests.conftest import ROOT, run_cli
-from tests.servers.base import Reply
-from tests.servers.trunk import TOKEN, TrunkStandIn
-
-TINY_COLLECTOR = '''
-import sys
-import click
-from ci_collector import times
+from ci_collector import __version__, times
 from ci_collector.cli import cli, main
 from ci_collector.commands.common import DeliveryConfig, collect, delivery_options
+from ci_collector.state import State
+from ci_collector.validate import validate_lines
+from tests.conftest import ROOT, cli_environment, run_cli, run_cli_subprocess
+from tests.inprocess import run_main
 from tests.runs import make_run
+from tests.servers.base import LoopbackServer, Reply, Request
+from tests.servers.trunk import TOKEN, TrunkStandIn
+
 
 @click.command()
 @click.option("--since", type=times.WHEN, envvar="CI_COLLECTOR_SINCE")
 @delivery_options
-def tiny(since, **options):
+def tiny(since: datetime | None, **options: Any) -> Any:
     """A stand-in collector: two runs of one repo, skipping those already delivered."""
     config = DeliveryConfig.from_options(options)
     if since is not None:
         click.echo(f"since={since.isoformat()}", err=True)
     runs = (make_run(n) for n in (1, 2))
-    return collect(config, lambda state, skip: (
-        run for run in runs if not state.is_delivered(run.natural_key)))
-
-cli.add_command(tiny)
-main(sys.argv[1:])
-'''
+    return collect(
+        config, lambda state, skip: (run for run in runs if not state.is_delivered(run.natural_key))
+    )
 
 
 def run_tiny(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-c", TINY_COLLECTOR, *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=60,
-        check=False,
-    )
+    """`tiny` on the real `cli` group through `main`, in-process, in an environment holding
+    only PATH and `env`."""
+    cli.add_command(tiny)
+    try:
+        return run_main(main, list(args), {"PATH": "/usr/bin:/bin", **(env or {})})
+    finally:
+        cli.commands.pop("tiny", None)
 
 
 def assert_one_line_usage_error(result: subprocess.CompletedProcess[str]) -> None:
@@ -221,3 +219,45 @@ def test_trunk_down_beyond_the_retry_budget_means_come_back_later(
     assert "Trunk still failing after 1 attempts (HTTP 503)" in result.stderr
     with State(tmp_path / "s.sqlite") as db:
         assert db.delivered_count() == 0
+
+
+# ---- the real process: what only a process boundary shows ---------------------------
+
+
+def test_the_installed_module_reports_its_exit_codes_as_a_process() -> None:
+    """`python -m ci_collector`, not `main`: the interpreter's own exit status and streams."""
+    version = run_cli_subprocess("--version")
+    assert (version.returncode, version.stdout) == (0, f"ci-collector, version {__version__}\n")
+    assert_one_line_usage_error(run_cli_subprocess("valdate"))
+
+
+@pytest.mark.slow  # a real process, stopped mid-request
+def test_sigterm_ends_like_ctrl_c_in_one_line(tmp_path: Path) -> None:
+    """systemd/Kubernetes stop with SIGTERM: exit 130 and one line, not a traceback."""
+    asked = threading.Event()
+
+    def stall(request: Request) -> Reply:
+        asked.set()
+        return Reply(200, b"{}", delay=60)
+
+    with LoopbackServer(stall) as github:
+        args = ["github", "--repo", "a/b", "--github-api-url", github.url, "--timeout", "60"]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ci_collector", *args, "--output", str(tmp_path / "o.jsonl")],
+            env={
+                **cli_environment({"XDG_STATE_HOME": str(tmp_path)}),
+                "PYTHONPATH": str(ROOT / "src"),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert asked.wait(60), "the collector never reached GitHub"
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    # (click's own Ctrl-C handling prints an empty line first)
+    assert stderr.strip() == (
+        "ci-collector: error: interrupted; run the same command again to continue"
+    )
+    assert stdout == ""

@@ -24,6 +24,7 @@ from tests.servers.github import GitHubModel, GitHubServer, running_github
 from tests.servers.trunk import TOKEN, TrunkStandIn
 from tests.sources.github import scenarios as sc
 
+pytestmark = pytest.mark.slow  # SIGKILL/resume and overlapping cron runs: real processes
 RUNS = 240
 BATCH = 20
 REPO = f"{sc.OWNER}/{sc.NAME}"

@@ -205,15 +205,15 @@ def test_a_tree_without_any_time_cannot_be_mapped() -> None:
 
 
 def test_downstream_build_hangs_under_its_external_parent() -> None:
-    upstream_key = "ci.example/job/deploy/7"
-    upstream = ExternalParent(event_id(upstream_key), "deploy", event_id(upstream_key))
+    upstream_key, top_key = "ci.example/job/deploy/7", "ci.example/job/release/2"
+    upstream = ExternalParent(upstream_key, "deploy", top_key)
     child = Node("stage", "s", "stages/1", "s", T0, T0 + 1)
     root = Node("pipeline", "downstream", "", "folder/downstream", T0, T0 + 2, children=[child])
     run = Run("jenkins", REPO, "ci.example/job/folder/downstream/3", root, external_parent=upstream)
     first, second = map_run(run)
     assert first["id"] == event_id("ci.example/job/folder/downstream/3")
-    assert first["chainId"] == second["chainId"] == upstream.chain_id
-    assert first["parent"] == {"eventId": upstream.event_id, "sequenceKey": "deploy"}
+    assert first["chainId"] == second["chainId"] == event_id(top_key)
+    assert first["parent"] == {"eventId": event_id(upstream_key), "sequenceKey": "deploy"}
     assert second["parent"]["eventId"] == first["id"]
 
 

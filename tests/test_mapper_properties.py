@@ -11,12 +11,26 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci_collector.mapper import EVENT_NAMESPACE, MappingError, event_id, map_run
+from ci_collector.mapper import (
+    EVENT_NAMESPACE,
+    MappingError,
+    event_id,
+    map_run,
+    plausible_window,
+)
 from ci_collector.model import Conclusion, Node, Repo, Run
-from ci_collector.trunk import MAX_SEQUENCE_KEY, EventDict, TrackEventsBody, body_problems
+from ci_collector.trunk import (
+    MAX_SEQUENCE_KEY,
+    PLAUSIBLE_FROM_MS,
+    PLAUSIBLE_UNTIL_MS,
+    EventDict,
+    TrackEventsBody,
+    body_problems,
+)
 
 REPO = Repo("github.com", "acme", "widgets")
 T0 = 1_700_000_000_000
@@ -89,8 +103,9 @@ def all_nodes(node: Node) -> list[Node]:
 
 
 def has_any_time(run: Run) -> bool:
+    """A time the mapper can use: a plausible one (2005..2099, see `plausible_window`)."""
     return any(
-        value is not None and value > 0
+        value is not None and PLAUSIBLE_FROM_MS <= value < PLAUSIBLE_UNTIL_MS
         for node in all_nodes(run.root)
         for value in (node.started_ms, node.finished_ms)
     )
@@ -107,6 +122,7 @@ def mapped(run: Run) -> list[EventDict] | None:
 PROPERTIES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow  # 200 arbitrary trees, up to 8 deep: about 20 s
 @PROPERTIES
 @given(runs())
 def test_any_run_tree_maps_to_a_chain_trunk_accepts(run: Run) -> None:
@@ -176,7 +192,7 @@ def check_times(run: Run, events: list[EventDict]) -> None:
     spans = {event["id"]: (event["createdAt"], event["finishedAt"]) for event in events}
     for event in events:
         start, finish = spans[event["id"]]
-        assert 0 < start <= finish
+        assert PLAUSIBLE_FROM_MS <= start <= finish < PLAUSIBLE_UNTIL_MS
         if "parent" in event:
             low, high = spans[event["parent"]["eventId"]]
             assert low <= start <= finish <= high, "child outside its parent"
@@ -184,7 +200,8 @@ def check_times(run: Run, events: list[EventDict]) -> None:
         assert duration == finish - start
     # a root with good times is sent as it came, unflagged
     root, first = run.root, events[0]
-    if root.started_ms and root.finished_ms and 0 < root.started_ms <= root.finished_ms:
+    low, high = plausible_window(root)
+    if root.started_ms and root.finished_ms and low <= root.started_ms <= root.finished_ms < high:
         assert (first["createdAt"], first["finishedAt"]) == (root.started_ms, root.finished_ms)
         assert {"k": "timestamps_repaired", "v": "true"} not in first["payload"]["tags"]
 

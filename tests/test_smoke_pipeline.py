@@ -9,10 +9,21 @@ from ci_collector.pipeline import deliver
 from ci_collector.sinks import JsonlSink
 from tests.conftest import run_cli
 
+T0 = 1_700_000_000_000
+"""Times must be plausible (after 2005): the mapper repairs and validate refuses others."""
+
 
 def sample_run(run_id: int = 1) -> Run:
     steps = [
-        Node("step", "checkout", f"steps/{n}", "checkout", 1_000 + n, 1_500 + n, Conclusion.SUCCESS)
+        Node(
+            "step",
+            "checkout",
+            f"steps/{n}",
+            "checkout",
+            T0 + 1_000 + n,
+            T0 + 1_500 + n,
+            Conclusion.SUCCESS,
+        )
         for n in range(1, 3)
     ]
     job = Node(
@@ -20,7 +31,7 @@ def sample_run(run_id: int = 1) -> Run:
         "build",
         "jobs/7",
         "build",
-        1_000,
+        T0 + 1_000,
         None,
         Conclusion.FAILURE,
         result="failure",
@@ -31,8 +42,8 @@ def sample_run(run_id: int = 1) -> Run:
         "CI",
         "",
         ".github/workflows/ci.yml",
-        900,
-        2_000,
+        T0 + 900,
+        T0 + 2_000,
         Conclusion.FAILURE,
         result="failure",
         children=[job],

@@ -8,11 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ci_collector.commands.common import DeliveryConfig, build_sink, collect
 from ci_collector.mapper import map_run
 from ci_collector.model import Run
 from ci_collector.pipeline import SkipPolicy, deliver
 from ci_collector.sinks import JsonlSink, StoreSink, TeeSink, TrunkSink
+from ci_collector.sinks.base import Chain
 from ci_collector.state import State
 from tests.report.history import C, History, Job
 from tests.servers.trunk import TOKEN, TrunkStandIn
@@ -141,3 +144,43 @@ def test_store_cannot_go_with_a_dry_run(tmp_path: Path) -> None:
 
     with pytest.raises(UserError, match="--store"):
         build_sink(config(tmp_path, output="-", store=True), tmp_path / "x")
+
+
+# ---- an id queued twice ------------------------------------------------------------------
+
+
+def chains_with_repeated_ids() -> list[Chain]:
+    """What a collector bug or a listing that moved used to produce: one id queued twice,
+    within a chain (a job listed on two pages) and across chains (a run queued again)."""
+    run = two_runs()[0]
+    events = map_run(run)
+    twice_inside = Chain(run.natural_key, run.repo, [*events, events[1]], run.source, "a")
+    again = Chain(run.natural_key, run.repo, list(events), run.source, "a")
+    other = two_runs()[1]
+    return [twice_inside, again, Chain(other.natural_key, other.repo, map_run(other), "", "b")]
+
+
+@pytest.mark.parametrize("batch_events", [1, 2, 5, 1000])
+def test_every_sink_tolerates_an_id_queued_twice(
+    trunk: TrunkStandIn, tmp_path: Path, batch_events: int
+) -> None:
+    store = StoreSink(tmp_path / "store.sqlite", batch_events=batch_events)
+    dry = JsonlSink(tmp_path / "dry.jsonl", batch_events=batch_events)
+    wet = TrunkSink(
+        TOKEN, trunk.url, batch_events=batch_events, dead_letter_path=tmp_path / "dead.jsonl"
+    )
+    tee = TeeSink(
+        TrunkSink(TOKEN, trunk.url, dead_letter_path=tmp_path / "dead2.jsonl"),
+        StoreSink(tmp_path / "tee.sqlite", batch_events=batch_events),
+    )
+    for sink in (store, dry, wet, tee):
+        accepted = []
+        for chain in chains_with_repeated_ids():
+            accepted += sink.add(chain)
+        accepted += sink.flush()
+        sink.close()
+        assert len(accepted) == 3, sink
+    ids = {event["id"] for chain in chains_with_repeated_ids() for event in chain.events}
+    assert set(rows(tmp_path / "store.sqlite")) == ids
+    assert set(rows(tmp_path / "tee.sqlite")) == ids
+    assert ids <= set(trunk.events) and trunk.conflicts == []

@@ -159,7 +159,8 @@ def test_negative_and_float_times_are_refused() -> None:
 
 
 def test_serialising_omits_absent_fields() -> None:
-    """The root has no parent and a node without a conclusion has none: no ``null``."""
+    """The root has no parent: no ``null``. A node without a platform conclusion still
+    gets one (it finished with its run): never a missing or null conclusion."""
     run = make_run()
     run.root.children[0].conclusion = None
     events = map_run(run)
@@ -167,7 +168,7 @@ def test_serialising_omits_absent_fields() -> None:
     assert b"null" not in raw
     decoded = json.loads(raw)
     assert "parent" not in decoded["events"][0]
-    assert "conclusion" not in decoded["events"][1]
+    assert decoded["events"][1]["conclusion"] == "CANCELLED"  # it had started
     assert "conclusion" in decoded["events"][2]
     # and the model's own serialisation agrees
     model = TrackEventsBody.model_validate(decoded)

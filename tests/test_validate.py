@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ci_collector.mapper import map_run
+from ci_collector.model import ExternalParent, Run
 from ci_collector.trunk import EventDict
 from ci_collector.validate import validate_lines
 from tests.conftest import run_cli
@@ -84,10 +85,22 @@ def test_a_second_root_in_a_chain() -> None:
     ]
 
 
-def test_a_root_sent_twice_is_a_duplicate() -> None:
+def test_a_root_sent_twice_with_other_content_is_an_error() -> None:
     events: list[Any] = chain()
-    assert errors_of(line(events), line(events[:1])) == [
-        f"line 2: events[0].id: {events[0]['id']} already sent at line 1: events[0]"
+    again = json.loads(json.dumps(events[:1]))
+    again[0]["finishedAt"] += 1
+    assert errors_of(line(events), line(again)) == [
+        f"line 2: events[0].id: {events[0]['id']} already sent at line 1: events[0] "
+        "with other content"
+    ]
+
+
+def test_a_root_resent_unchanged_is_only_a_warning() -> None:
+    events: list[Any] = chain()
+    report = validate_lines([line(events), line(events[:1])])
+    assert report.errors == []
+    assert report.warnings == [
+        f"line 2: events[0].id: {events[0]['id']} sent again (same as line 1: events[0])"
     ]
 
 
@@ -109,10 +122,21 @@ def test_a_child_in_another_chain_than_its_parent() -> None:
     )
 
 
-def test_duplicate_ids() -> None:
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sequence", {"platform": "x", "kind": "step", "key": "other", "name": "n"}),
+        ("createdAt", 1_700_000_000_001),
+        ("conclusion", "FAILURE"),
+    ],
+)
+def test_duplicate_ids_with_different_content(field: str, value: Any) -> None:
     events: list[Any] = chain()
-    assert errors_of(line(events), line(events[3:])) == [
-        f"line 2: events[0].id: {events[3]['id']} already sent at line 1: events[3]"
+    twin = json.loads(json.dumps(events[3]))
+    twin[field] = value
+    assert errors_of(line(events), line([twin])) == [
+        f"line 2: events[0].id: {events[3]['id']} already sent at line 1: events[3] "
+        "with other content"
     ]
 
 
@@ -169,3 +193,67 @@ def test_cli_usage_errors(args: list[str]) -> None:
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("ci-collector: error: ")
     assert "Traceback" not in result.stderr
+
+
+# ---- what Trunk checks, validate checks -------------------------------------------------
+
+
+@pytest.mark.parametrize("index", [0, 1, 3])
+def test_a_missing_conclusion_is_an_error(index: int) -> None:
+    events: list[Any] = chain()
+    del events[index]["conclusion"]
+    assert errors_of(line(events)) == [
+        f"line 1: events[{index}].conclusion: missing (every event needs one of "
+        "SUCCESS, FAILURE, CANCELLED, TIMED_OUT, SKIPPED)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("finishedAt", 253_402_300_799_000),  # 9999-12-31
+        ("createdAt", 915_148_800_000),  # 1999-01-01
+        ("createdAt", 0),
+        ("finishedAt", 4_102_444_800_000),  # 2100-01-01
+    ],
+)
+def test_an_implausible_time_is_an_error(field: str, value: int) -> None:
+    events: list[Any] = chain()
+    events[0][field] = value
+    if field == "createdAt":
+        events[0]["finishedAt"] = max(events[0]["finishedAt"], value)
+    errors = errors_of(line(events))
+    assert f"line 1: events[0].{field}: {value} is not a plausible time" in "\n".join(errors)
+
+
+def downstream(upstream_run: Run) -> list[Any]:
+    """A downstream build as the mapper emits it: its own key, under another build's root."""
+    run = make_run(7, jobs=1, steps=2)
+    run.root.key_part = "deploy"
+    key = upstream_run.root.key_part
+    run.external_parent = ExternalParent(upstream_run.natural_key, key, upstream_run.natural_key)
+    return json.loads(json.dumps(map_run(run)))
+
+
+@pytest.mark.parametrize("order", ["upstream first", "downstream first", "upstream absent"])
+def test_a_parent_of_another_build_is_a_warning_in_any_position(order: str) -> None:
+    upstream_run = make_run(1, jobs=1, steps=2)
+    upstream: list[Any] = json.loads(json.dumps(map_run(upstream_run)))
+    below = downstream(upstream_run)
+    lines = {
+        "upstream first": [line(upstream), line(below)],
+        "downstream first": [line(below), line(upstream)],
+        "upstream absent": [line(below)],
+    }[order]
+    report = validate_lines(lines)
+    assert report.errors == []
+    if order == "upstream first":
+        assert report.warnings == []
+    else:
+        assert len(report.warnings) == 1 and "parent.eventId" in report.warnings[0]
+
+
+def test_a_parent_of_the_same_build_sent_after_its_child_is_still_an_error() -> None:
+    events: list[Any] = chain()
+    errors = errors_of(line([events[0], events[2], events[1], events[3]]))
+    assert errors and "sent before its parent" in errors[0]

@@ -10,14 +10,29 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from .model import Node, Run
-from .trunk import MAX_SEQUENCE_KEY, EventDict, KeyValueDict, ParentDict
+from .model import Conclusion, Node, Run, TagValue
+from .trunk import (
+    MAX_RUN_SPAN_MS,
+    MAX_SEQUENCE_KEY,
+    PLAUSIBLE_FROM_MS,
+    PLAUSIBLE_UNTIL_MS,
+    EventDict,
+    KeyValueDict,
+    ParentDict,
+    SequenceDict,
+)
 
 EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/ci-collector/events")
 """Fixed namespace for every event id: changing it would re-identify all history."""
 
 REPAIRED_TAG = "timestamps_repaired"
+
+CHAIN_TAGS = ("branch", "sha", "pr_number", "trigger", "vcs_tag", "actor")
+"""Root tags users filter by: every event of the chain carries them, so a job, stage or
+step chart filters by branch as the run chart does (an event's own tag wins)."""
 
 
 class MappingError(ValueError):
@@ -56,86 +71,127 @@ def fit_sequence_key(key: str) -> str:
 def map_run(run: Run) -> list[EventDict]:
     """Map one run attempt to its chain, root first, every parent before its children."""
     root = run.root
-    start, finish, repaired = _repair_times(root, None, None)
+    window = plausible_window(root)
+    start, finish, repaired = _repair_times(root, None, None, window)
     root_id = event_id(run.natural_key)
-    chain_id = run.external_parent.chain_id if run.external_parent else root_id
+    chain_id = root_id
     parent: ParentDict | None = None
     if run.external_parent is not None:
+        chain_id = event_id(run.external_parent.chain_natural_key)
         parent = {
-            "eventId": run.external_parent.event_id,
-            "sequenceKey": run.external_parent.sequence_key,
+            "eventId": event_id(run.external_parent.natural_key),
+            "sequenceKey": fit_sequence_key(run.external_parent.sequence_key),
         }
+    chain_tags = {k: root.tags[k] for k in CHAIN_TAGS if root.tags.get(k, "") != ""}
     events: list[EventDict] = []
+    context = _Context(run.platform, chain_id, chain_tags, window, events, set())
     _emit(
-        run.platform,
+        context,
         root,
         root_id,
-        chain_id,
         parent,
         _clean_part(root.key_part, root.kind),
         run.natural_key,
         start,
         finish,
         repaired,
-        events,
-        set(),
     )
     return events
 
 
+@dataclass(slots=True)
+class _Context:
+    """What every event of one chain shares while it is being emitted."""
+
+    platform: str
+    chain_id: str
+    chain_tags: dict[str, TagValue]
+    window: tuple[int, int]
+    out: list[EventDict]
+    taken: set[str]
+
+
 def _emit(
-    platform: str,
+    context: _Context,
     node: Node,
     node_id: str,
-    chain_id: str,
     parent: ParentDict | None,
     full_key: str,
     natural_key: str,
     start: int,
     finish: int,
     repaired: bool,
-    out: list[EventDict],
-    taken: set[str],
 ) -> None:
-    full_key, sequence_key = _claim_key(full_key, taken)
+    full_key, sequence_key = _claim_key(full_key, context.taken)
+    sequence: SequenceDict = {
+        "platform": context.platform,
+        "kind": node.kind,
+        "key": sequence_key,
+        "name": node.name or node.key_part or node.kind,
+    }
+    if node.sequence_tags:
+        sequence["payload"] = {
+            "tags": [{"k": k, "v": v} for k, v in node.sequence_tags.items() if v != ""]
+        }
     event: EventDict = {
         "id": node_id,
-        "chainId": chain_id,
+        "chainId": context.chain_id,
         "createdAt": start,
         "finishedAt": finish,
-        "payload": {"metrics": _metrics(node, finish - start), "tags": _tags(node, repaired)},
-        "sequence": {
-            "platform": platform,
-            "kind": node.kind,
-            "key": sequence_key,
-            "name": node.name or node.key_part or node.kind,
+        "payload": {
+            "metrics": _metrics(node, finish - start),
+            "tags": _tags(node, repaired, context.chain_tags),
         },
+        "sequence": sequence,
     }
     if parent is not None:
         event["parent"] = parent
-    if node.conclusion is not None:
-        event["conclusion"] = node.conclusion.value
-    out.append(event)
+    event["conclusion"] = conclusion_of(node, context.window).value
+    context.out.append(event)
     if not node.children:
         return
     child_parent: ParentDict = {"eventId": node_id, "sequenceKey": sequence_key}
-    for child, key_part in zip(node.children, _unique_key_parts(node.children), strict=True):
-        child_natural = f"{natural_key}/{child.id_part}"
-        child_start, child_finish, child_repaired = _repair_times(child, start, finish)
+    id_parts = _unique_id_parts(node.children)
+    key_parts = _unique_key_parts(node.children)
+    for child, id_part, key_part in zip(node.children, id_parts, key_parts, strict=True):
+        child_natural = f"{natural_key}/{id_part}"
+        child_start, child_finish, child_repaired = _repair_times(
+            child, start, finish, context.window
+        )
         _emit(
-            platform,
+            context,
             child,
             event_id(child_natural),
-            chain_id,
             child_parent,
             f"{full_key}/{key_part}",
             child_natural,
             child_start,
             child_finish,
             child_repaired,
-            out,
-            taken,
         )
+
+
+def conclusion_of(node: Node, window: tuple[int, int] | None = None) -> Conclusion:
+    """The node's conclusion; a finished thing without one (a step whose job ended while it
+    still said ``in_progress``, an unknown word) was cut off if it started, else skipped."""
+    if node.conclusion is not None:
+        return node.conclusion
+    started = _known(node.started_ms, window or (PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS))
+    return Conclusion.SKIPPED if started is None else Conclusion.CANCELLED
+
+
+def _unique_id_parts(children: list[Node]) -> list[str]:
+    """Siblings sharing an id part (two steps numbered 3) get ``#2``, ``#3``: one id, one event.
+
+    The first keeps its plain id part, so ids already sent do not change.
+    """
+    seen: dict[str, int] = {}
+    parts: list[str] = []
+    for child in children:
+        count = seen.get(child.id_part, 0) + 1
+        seen[child.id_part] = count
+        parts.append(child.id_part if count == 1 else f"{child.id_part}#{count}")
+    return parts
 
 
 def _claim_key(full_key: str, taken: set[str]) -> tuple[str, str]:
@@ -181,8 +237,9 @@ def _metrics(node: Node, duration_ms: int) -> list[KeyValueDict]:
     return metrics
 
 
-def _tags(node: Node, repaired: bool) -> list[KeyValueDict]:
+def _tags(node: Node, repaired: bool, chain_tags: dict[str, TagValue]) -> list[KeyValueDict]:
     tags: list[KeyValueDict] = [{"k": k, "v": v} for k, v in node.tags.items() if v != ""]
+    tags.extend({"k": k, "v": v} for k, v in chain_tags.items() if k not in node.tags)
     if node.result is not None and "result" not in node.tags:
         tags.append({"k": "result", "v": node.result})
     if repaired:
@@ -190,16 +247,46 @@ def _tags(node: Node, repaired: bool) -> list[KeyValueDict]:
     return tags
 
 
-def _known(value: int | None) -> int | None:
-    """Platforms send 0 (1970) or negatives for "never started": treat as unknown."""
-    return value if value is not None and value > 0 else None
+def plausible_window(root: Node) -> tuple[int, int]:
+    """The times a run can have: inside `PLAUSIBLE_FROM_MS`..`PLAUSIBLE_UNTIL_MS`, and within
+    `MAX_RUN_SPAN_MS` of the run's typical time (the lower median of all its times).
+
+    A platform that says a job "completed" in year 9999, or a run "started" in 1999,
+    is wrong about that one time; the median of the tree's times is not.
+    """
+    values = sorted(_all_times(root))
+    if not values:
+        return PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS
+    middle = values[(len(values) - 1) // 2]
+    return (
+        max(PLAUSIBLE_FROM_MS, middle - MAX_RUN_SPAN_MS),
+        min(PLAUSIBLE_UNTIL_MS, middle + MAX_RUN_SPAN_MS),
+    )
 
 
-def _subtree_span(node: Node) -> tuple[int | None, int | None]:
+def _all_times(node: Node) -> Iterator[int]:
+    for value in (node.started_ms, node.finished_ms):
+        if value is not None and PLAUSIBLE_FROM_MS <= value < PLAUSIBLE_UNTIL_MS:
+            yield value
+    for child in node.children:
+        yield from _all_times(child)
+
+
+def _known(value: int | None, window: tuple[int, int]) -> int | None:
+    """Platforms send 0 (1970) or negatives for "never started", and sometimes nonsense:
+    anything outside the run's plausible window is treated as unknown."""
+    return value if value is not None and window[0] <= value < window[1] else None
+
+
+def _subtree_span(node: Node, window: tuple[int, int]) -> tuple[int | None, int | None]:
     first: int | None = None
     last: int | None = None
     for child in node.children:
-        for value in (_known(child.started_ms), _known(child.finished_ms), *_subtree_span(child)):
+        for value in (
+            _known(child.started_ms, window),
+            _known(child.finished_ms, window),
+            *_subtree_span(child, window),
+        ):
             if value is None:
                 continue
             first = value if first is None or value < first else first
@@ -207,17 +294,19 @@ def _subtree_span(node: Node) -> tuple[int | None, int | None]:
     return first, last
 
 
-def _repair_times(node: Node, low: int | None, high: int | None) -> tuple[int, int, bool]:
-    """Times a node can be sent with: known, ordered, and inside its parent's span.
+def _repair_times(
+    node: Node, low: int | None, high: int | None, window: tuple[int, int]
+) -> tuple[int, int, bool]:
+    """Times a node can be sent with: plausible, known, ordered, inside its parent's span.
 
-    Returns ``(start, finish, repaired)``; a missing time is borrowed from the node's
-    children, then from its other end, then from its parent's start.
+    Returns ``(start, finish, repaired)``; a missing or implausible time is borrowed from
+    the node's children, then from its other end, then from its parent's start.
     """
-    start, finish = _known(node.started_ms), _known(node.finished_ms)
-    repaired = False
+    start, finish = _known(node.started_ms, window), _known(node.finished_ms, window)
+    repaired = _implausible(node.started_ms, window) or _implausible(node.finished_ms, window)
     if start is None or finish is None:
         repaired = True
-        first, last = _subtree_span(node)
+        first, last = _subtree_span(node, window)
         if start is None:
             start = first if first is not None else finish if finish is not None else low
         if finish is None:
@@ -232,3 +321,8 @@ def _repair_times(node: Node, low: int | None, high: int | None) -> tuple[int, i
         if finish > high or finish < start:
             finish, repaired = min(max(finish, start), high), True
     return start, finish, repaired
+
+
+def _implausible(value: int | None, window: tuple[int, int]) -> bool:
+    """A time that was given but cannot be right (0 and negatives mean "never": not that)."""
+    return value is not None and value > 0 and _known(value, window) is None

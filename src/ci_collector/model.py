@@ -58,19 +58,22 @@ class Node:
     tags: dict[str, TagValue] = field(default_factory=dict)
     metrics: dict[str, MetricValue] = field(default_factory=dict)
     children: list[Node] = field(default_factory=list)
+    sequence_tags: dict[str, str] = field(default_factory=dict)
+    """Stable facts about the *sequence* (workflow path, job page), never per-run values."""
 
 
 @dataclass(frozen=True, slots=True)
 class ExternalParent:
     """The event a run hangs under when it belongs to another run's chain.
 
-    Jenkins downstream builds use it: their ids are computed from the upstream's natural
-    key, so the upstream need not be fetched (or even collected in the same poll).
+    Jenkins downstream builds use it. It holds natural keys only: the mapper turns them
+    into ids (ids are computed in one place), so the upstream need not be fetched, or
+    even collected in the same poll.
     """
 
-    event_id: str
+    natural_key: str
     sequence_key: str
-    chain_id: str
+    chain_natural_key: str
 
 
 @dataclass(slots=True)

@@ -27,6 +27,13 @@ from pydantic import (
 MAX_SEQUENCE_KEY = 127
 """Sequence keys must be *shorter than* 128 characters."""
 
+PLAUSIBLE_FROM_MS = 1_104_537_600_000
+"""2005-01-01: no CI system this collector reads kept history before then."""
+PLAUSIBLE_UNTIL_MS = 4_102_444_800_000
+"""2100-01-01: later times are platform placeholders (year 9999), not measurements."""
+MAX_RUN_SPAN_MS = 90 * 24 * 3600 * 1000
+"""How far a time may lie from the rest of its run (builds waiting weeks for input)."""
+
 CONCLUSIONS = ("SUCCESS", "FAILURE", "CANCELLED", "TIMED_OUT", "SKIPPED")
 _SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
@@ -44,11 +51,16 @@ class PayloadDict(TypedDict):
     tags: list[KeyValueDict]
 
 
+class SequencePayloadDict(TypedDict):
+    tags: list[KeyValueDict]
+
+
 class SequenceDict(TypedDict):
     platform: str
     kind: str
     key: str
     name: str
+    payload: NotRequired[SequencePayloadDict]
 
 
 class ParentDict(TypedDict):

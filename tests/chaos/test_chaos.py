@@ -6,15 +6,19 @@ dropped connections, answers later than --timeout, truncated JSON, runs deleted 
 list and fetch, Trunk refusing a body (400) or losing its answer, and SIGKILL of the
 collector at a random request. The collector is re-run until it exits 0 (then once more,
 as cron would); see `harness.run_schedule` for what is checked. Re-run one schedule with
-``pytest tests/chaos --schedules 1 --chaos-seed SEED``.
+``pytest -m slow tests/chaos --schedules 1 --chaos-seed SEED``.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future
 
+import pytest
+
 from tests.chaos.conftest import TALLIES
 from tests.chaos.harness import Tally
+
+pytestmark = pytest.mark.slow
 
 
 def test_schedule(schedule_seed: int, schedules: dict[int, Future[Tally]]) -> None:

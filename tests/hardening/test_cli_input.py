@@ -8,7 +8,6 @@ cannot be reached within ``--retry-seconds`` is "come back later" (75).
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,13 +93,10 @@ def test_usage_mistakes_are_one_line_and_exit_2(
     one_line_error(result, 2, fragment)
 
 
-@pytest.fixture(scope="module")
-def closed_url() -> str:
-    """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+@pytest.fixture
+def closed_url(refused_url: str) -> str:
+    """A loopback port nothing listens on (held for the test, see `refused_url`)."""
+    return refused_url
 
 
 @pytest.mark.parametrize(
@@ -155,13 +151,13 @@ def test_unreachable_trunk_is_come_back_later_in_one_line(
     one_line_error(result, 75, "Trunk still failing", "ConnectError")
 
 
-def test_a_jenkins_url_answering_html_is_one_line_and_exit_1(tmp_path: Path) -> None:
+def test_a_jenkins_url_answering_html_is_one_line_and_exit_2(tmp_path: Path) -> None:
     with running_jenkins() as server:
         server.html = True
         result = run_cli(
             "jenkins", "--url", server.url, "-q", "--output", str(tmp_path / "o.jsonl")
         )
-    one_line_error(result, 1, "answered something that is not JSON", "is --url the Jenkins root")
+    one_line_error(result, 2, "is not a Jenkins root", "check --url and the context path")
 
 
 def refuse(request: Request, real: Callable[[], Reply]) -> Reply:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +29,7 @@ from ci_collector.sources.jenkins.mapping import BuildContext, MalformedBuild
 from tests.conftest import SHARED_FIXTURES
 from tests.hardening.mutations import spoiled
 
+pytestmark = pytest.mark.usefixtures("shared_recordings")
 EXAMPLES = settings(
     max_examples=60,
     deadline=None,
@@ -54,17 +57,21 @@ def survives(what: list[str], allowed: type[Exception], build: Callable[[], Run 
 # ---- GitHub --------------------------------------------------------------------------
 
 GITHUB_REPO = Repo("github.com", "fixture-owner", "fixture-repo")
-GITHUB_PAIRS = [
-    {
-        "run": load("github", f"otelcicd_{name}.json"),
-        "jobs": load("github", f"otelcicd_{name}_jobs.json")["jobs"],
-    }
-    for name in (
-        "biomejs_biome_run21458831126",
-        "biomejs_biome_run21832799585",
-        "step_security_skip_duplicate_actions_run16620109074",
-    )
-]
+
+
+@cache
+def github_pairs() -> list[dict[str, Any]]:
+    return [
+        {
+            "run": load("github", f"otelcicd_{name}.json"),
+            "jobs": load("github", f"otelcicd_{name}_jobs.json")["jobs"],
+        }
+        for name in (
+            "biomejs_biome_run21458831126",
+            "biomejs_biome_run21832799585",
+            "step_security_skip_duplicate_actions_run16620109074",
+        )
+    ]
 
 
 def _github(body: Any) -> Run | None:
@@ -82,7 +89,7 @@ def _github(body: Any) -> Run | None:
 
 
 @EXAMPLES
-@given(st.sampled_from(GITHUB_PAIRS).flatmap(spoiled))
+@given(st.deferred(lambda: st.sampled_from(github_pairs()).flatmap(spoiled)))
 def test_github_run_and_jobs_never_crash_the_mapping(case: tuple[Any, list[str]]) -> None:
     body, what = case
     survives(what, MalformedRun, lambda: _github(body))
@@ -93,30 +100,35 @@ def test_github_run_and_jobs_never_crash_the_mapping(case: tuple[Any, list[str]]
 JENKINS_CONTEXT = BuildContext(
     "ci.example", "folder/job", Repo("github.com", "o", "r"), "jenkins:x"
 )
-JENKINS_BUILDS = [
-    {"build": load("jenkins", name), "describe": None, "blue": None}
-    for name in (
-        "build_api_json_api4jenkins_freestyle.json",
-        "build_api_json_freestyle_upstream_cause_tarungoel.json",
-        "build_api_json_jenkinsrest_params_user_cause.json",
-        "build_api_json_git_builddata_lastBuiltRevision_jenkinsapi.json",
+
+
+@cache
+def jenkins_builds() -> list[dict[str, Any]]:
+    builds = [
+        {"build": load("jenkins", name), "describe": None, "blue": None}
+        for name in (
+            "build_api_json_api4jenkins_freestyle.json",
+            "build_api_json_freestyle_upstream_cause_tarungoel.json",
+            "build_api_json_jenkinsrest_params_user_cause.json",
+            "build_api_json_git_builddata_lastBuiltRevision_jenkinsapi.json",
+        )
+    ]
+    pipeline_build = load("jenkins", "build_api_json_api4jenkins_workflowrun_replay_cause.json")
+    builds += [
+        {"build": pipeline_build, "describe": load("jenkins", name), "blue": None}
+        for name in (
+            "wfapi_describe_jenkinsrest_paused_pending_input.json",
+            "wfapi_run_describe_doc_paused_pending_input.json",
+        )
+    ]
+    builds.append(
+        {
+            "build": pipeline_build,
+            "describe": load("jenkins", "wfapi_run_describe_doc_paused_pending_input.json"),
+            "blue": load("jenkins", "blueocean_run_nodes_parallel_JENKINS-46436.json"),
+        }
     )
-]
-PIPELINE_BUILD = load("jenkins", "build_api_json_api4jenkins_workflowrun_replay_cause.json")
-JENKINS_BUILDS += [
-    {"build": PIPELINE_BUILD, "describe": load("jenkins", name), "blue": None}
-    for name in (
-        "wfapi_describe_jenkinsrest_paused_pending_input.json",
-        "wfapi_run_describe_doc_paused_pending_input.json",
-    )
-]
-JENKINS_BUILDS.append(
-    {
-        "build": PIPELINE_BUILD,
-        "describe": load("jenkins", "wfapi_run_describe_doc_paused_pending_input.json"),
-        "blue": load("jenkins", "blueocean_run_nodes_parallel_JENKINS-46436.json"),
-    }
-)
+    return builds
 
 
 def _jenkins(body: Any) -> Run | None:
@@ -133,7 +145,7 @@ def _jenkins(body: Any) -> Run | None:
 
 
 @EXAMPLES
-@given(st.sampled_from(JENKINS_BUILDS).flatmap(spoiled))
+@given(st.deferred(lambda: st.sampled_from(jenkins_builds()).flatmap(spoiled)))
 def test_jenkins_build_describe_and_graph_never_crash_the_mapping(
     case: tuple[Any, list[str]],
 ) -> None:
@@ -148,7 +160,8 @@ CIRCLECI_PROJECT = Project(
 )
 
 
-def _circleci_cases() -> list[dict[str, Any]]:
+@cache
+def circleci_cases() -> list[dict[str, Any]]:
     pipelines = {
         row["data"]["id"]: row["data"]
         for row in load("circleci", "devlake_project_pipeline_items.json")
@@ -168,9 +181,6 @@ def _circleci_cases() -> list[dict[str, Any]]:
                 }
             )
     return cases[:4]
-
-
-CIRCLECI_CASES = _circleci_cases()
 
 
 def _circleci(body: Any) -> Run | None:
@@ -194,7 +204,7 @@ def _circleci(body: Any) -> Run | None:
 
 
 @EXAMPLES
-@given(st.sampled_from(CIRCLECI_CASES).flatmap(spoiled))
+@given(st.deferred(lambda: st.sampled_from(circleci_cases()).flatmap(spoiled)))
 def test_circleci_pipeline_workflow_and_jobs_never_crash_the_mapping(
     case: tuple[Any, list[str]],
 ) -> None:
@@ -204,12 +214,12 @@ def test_circleci_pipeline_workflow_and_jobs_never_crash_the_mapping(
 
 def test_the_recordings_map_unspoiled() -> None:
     """The properties start from bodies that map: a spoilt field is what breaks them."""
-    for body in GITHUB_PAIRS:
+    for body in github_pairs():
         assert _github(body) is not None
-    for body in JENKINS_BUILDS:
+    for body in jenkins_builds():
         run = _jenkins(body)
         assert run is not None and map_run(run)
-    assert len(CIRCLECI_CASES) >= 2
-    for body in CIRCLECI_CASES:
+    assert len(circleci_cases()) >= 2
+    for body in circleci_cases():
         run = _circleci(body)
         assert run is not None and map_run(run)

@@ -17,6 +17,7 @@ from tests.report.history import C, History, Job
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 BROWSER = next((path for name in BROWSERS if (path := shutil.which(name))), None)
 IN_CI = os.environ.get("CI") == "true"
+pytestmark = pytest.mark.slow  # a real headless browser
 
 
 def browser() -> str:

@@ -162,6 +162,13 @@ class GitHubServer:
             runs = [
                 r for r in runs if workflow in (str(r["workflow_id"]), r["path"].rsplit("/", 1)[-1])
             ]
+            known = [
+                w
+                for w in repo.workflows
+                if workflow in (str(w["id"]), str(w.get("path", "")).rsplit("/", 1)[-1])
+            ]
+            if not runs and not known:  # GitHub: no such workflow file or id
+                return 404, {"message": "Not Found"}
         if "branch" in query:
             runs = [r for r in runs if r["head_branch"] == query["branch"]]
         if "status" in query:
@@ -211,6 +218,12 @@ class GitHubServer:
         items = repo.workflows[(page - 1) * per_page : page * per_page]
         return 200, {"total_count": len(repo.workflows), "workflows": items}
 
+    def _repository(self, query: dict[str, str], owner: str, name: str) -> tuple[int, Any]:
+        repo = self._repo(owner, name)
+        if repo is None:
+            return 404, {"message": "Not Found"}
+        return 200, {"name": name, "full_name": f"{owner}/{name}", "owner": {"login": owner}}
+
     def _org_repos(self, query: dict[str, str], org: str) -> tuple[int, Any]:
         repos = [
             {
@@ -237,6 +250,7 @@ _ROUTES = [
     ("workflow_list", re.compile(r"^/repos/([^/]+)/([^/]+)/actions/workflows/([^/]+)/runs$")),
     ("workflows", re.compile(r"^/repos/([^/]+)/([^/]+)/actions/workflows$")),
     ("org_repos", re.compile(r"^/orgs/([^/]+)/repos$")),
+    ("repository", re.compile(r"^/repos/([^/]+)/([^/]+)$")),
 ]
 
 

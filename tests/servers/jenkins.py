@@ -268,6 +268,8 @@ class JenkinsStandIn:
         parts = urlsplit(request.path)
         path, query = unquote(parts.path), parse_qs(parts.query)
         kind, reply = self._route(request, parts.path, path, query)
+        if kind != "html":  # real Jenkins names itself on every answer, errors included
+            reply.headers = {"X-Jenkins": "2.452.2", **reply.headers}
         with self._lock:
             self.kinds[kind] += 1
         return reply

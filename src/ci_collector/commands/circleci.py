@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -19,6 +18,7 @@ from ..sources.circleci.mapping import Project, app_url_for, canonical_slug
 from ..sources.circleci.source import CircleCISource
 from ..state import State
 from ..times import WHEN
+from ..transport import http_url
 from .common import DeliveryConfig, collect, delivery_options
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)?\s*$", re.IGNORECASE)
@@ -91,11 +91,9 @@ def circleci(
         raise UserError(str(exc)) from None
     if not circleci_token:
         raise UserError("no CircleCI token: set CIRCLECI_TOKEN (or --circleci-token)")
-    api = urlsplit(circleci_api_url)
-    if api.scheme not in ("http", "https") or not api.hostname:
-        raise UserError(f"--circleci-api-url {circleci_api_url!r} is not an http(s) URL")
+    api = http_url("--circleci-api-url", circleci_api_url)
     window = parse_lookback(lookback)
-    project = Project(slug=slug, api_host=api.hostname, app_url=app_url_for(circleci_api_url))
+    project = Project(slug=slug, api_host=api.hostname or "", app_url=app_url_for(circleci_api_url))
 
     def source(state: State, skip: SkipPolicy) -> Iterator[Run]:
         with CircleCIClient(
@@ -104,6 +102,7 @@ def circleci(
             timeout=config.timeout,
             verify=not config.insecure,
             retry_budget=config.retry_seconds,
+            max_body_mb=config.max_body,
         ) as client:
             yield from CircleCISource(client, project, branch, since, window)(state, skip)
 

@@ -7,6 +7,7 @@ Every option also reads an environment variable: tokens by their conventional na
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import ssl
 import sys
@@ -22,10 +23,12 @@ from ..errors import EXIT_PARTIAL, CollectorError, ComeBackLater, RemoteError, U
 from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
 from ..progress import Progress
+from ..retry import set_invocation_deadline
 from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
 from ..sinks.base import BodyRefused, Chain
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import LOCK_MAX_AGE_SECONDS, State, StateBusy, default_state_path, state_failure
+from ..transport import DEADLINE_PER_TIMEOUT, DEFAULT_MAX_BODY_MB
 from .trunk_config import (
     Refused,
     check_dead_letter_path,
@@ -36,6 +39,18 @@ from .trunk_config import (
 
 log = logging.getLogger("ci_collector")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds: finite (``inf`` and ``nan`` would disable a bound or crash)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if isinstance(number, float) and not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
 
 
 def logging_options(func: F) -> F:
@@ -120,7 +135,7 @@ def delivery_options(func: F) -> F:
         ),
         click.option(
             "--retry-seconds",
-            type=click.FloatRange(0),
+            type=Seconds(0),
             default=300.0,
             show_default=True,
             envvar="CI_COLLECTOR_RETRY_SECONDS",
@@ -128,11 +143,31 @@ def delivery_options(func: F) -> F:
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(0.1),
+            type=Seconds(0.1, 3600),
             default=30.0,
             show_default=True,
             envvar="CI_COLLECTOR_TIMEOUT",
-            help="Seconds per HTTP request.",
+            help="Seconds an HTTP connect or read may wait; a whole request (a server "
+            f"trickling its answer) ends after {DEADLINE_PER_TIMEOUT}x this.",
+        ),
+        click.option(
+            "--deadline",
+            type=Seconds(1),
+            default=21600.0,
+            show_default=True,
+            envvar="CI_COLLECTOR_DEADLINE",
+            help="Seconds this invocation may spend on HTTP, waits included; then it exits "
+            "75 (what was delivered is recorded).",
+        ),
+        click.option(
+            "--max-body",
+            type=click.FloatRange(0.001, 4096),
+            default=DEFAULT_MAX_BODY_MB,
+            show_default=True,
+            envvar="CI_COLLECTOR_MAX_BODY",
+            metavar="MB",
+            help="Largest HTTP answer read from a platform, in MB; a larger one ends the "
+            "command with one line.",
         ),
         click.option(
             "--insecure",
@@ -195,6 +230,8 @@ class DeliveryConfig:
     fail_fast: bool
     wait: bool
     store: bool = False
+    deadline: float | None = None
+    max_body: float = DEFAULT_MAX_BODY_MB
     trunk_ca_bundle: str | None = None
     trunk_insecure: bool = False
     max_lock_age: float = LOCK_MAX_AGE_SECONDS
@@ -207,6 +244,7 @@ class DeliveryConfig:
         values["trunk_token"] = secrets.clean_token("TRUNK_API_TOKEN", values["trunk_token"])
         values["trunk_url"] = check_trunk_url(values["trunk_url"])
         config = cls(**values)
+        set_invocation_deadline(config.deadline)
         if config.insecure:
             log.warning("TLS certificate verification is OFF (--insecure)")
         if config.trunk_insecure and config.sends_to_trunk:

@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -15,6 +14,7 @@ from ..errors import UserError
 from ..sources.github.client import DEFAULT_API_URL, GitHubClient
 from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
 from ..times import WHEN
+from ..transport import http_url
 from .common import DeliveryConfig, collect, delivery_options
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$", re.IGNORECASE)
@@ -119,6 +119,8 @@ def github(**options: Any) -> int:
         timeout=config.timeout,
         max_wait=options["max_wait"],
         verify=not config.insecure,
+        retry_seconds=config.retry_seconds,
+        max_body_mb=config.max_body,
     )
     collector = GitHubCollector(client, query)
     try:
@@ -137,9 +139,7 @@ def _api_url(text: str) -> str:
             f"--github-api-url {clean} carries credentials (user:token@): remove them; "
             "the token goes in GITHUB_TOKEN"
         )
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"--github-api-url {text!r} is not an http(s) URL")
+    http_url("--github-api-url", text)
     return text
 
 

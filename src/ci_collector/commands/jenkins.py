@@ -79,7 +79,15 @@ def jenkins(
     if bool(user) != bool(token):
         raise UserError("set both JENKINS_USER and JENKINS_API_TOKEN, or neither")
     collector = JenkinsCollector(
-        JenkinsClient(url, user, token, timeout=config.timeout, verify=not config.insecure),
+        JenkinsClient(
+            url,
+            user,
+            token,
+            timeout=config.timeout,
+            verify=not config.insecure,
+            retry_seconds=config.retry_seconds,
+            max_body_mb=config.max_body,
+        ),
         JenkinsOptions(
             jobs=jobs,
             since_ms=int(since.timestamp() * 1000) if since else None,

@@ -35,9 +35,11 @@ class StoreSink(BatchingSink):
 
     def add(self, chain: Chain) -> list[Chain]:
         if chain.events:
-            for event_id, context in run_contexts(chain.events).items():
-                _, count = self._queued.get(event_id, (context, 0))
-                self._queued[event_id] = (context, count + 1)
+            contexts = run_contexts(chain.events)
+            for event in chain.events:  # per event, not per id: an id may come twice
+                context = contexts[event["id"]]
+                _, count = self._queued.get(event["id"], (context, 0))
+                self._queued[event["id"]] = (context, count + 1)
         return super().add(chain)
 
     def _deliver(self, body: bytes, events: int) -> bool:

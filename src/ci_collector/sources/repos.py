@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -102,3 +103,37 @@ class RepoMap:
             if fnmatch.fnmatchcase(job_path, glob):
                 return repo
         return None
+
+
+TRUNK_HOST = "github.com"
+"""The only ``repo.host`` Trunk accepts (``shared/trunk-api.md``)."""
+
+
+class ForeignHosts:
+    """Runs whose repository is not on github.com: every one is a skip, never a delivery.
+
+    They are gathered per job and reported through the skip policy once per job, with
+    the remedy, so a job with a hundred GitLab builds makes one warning, not a hundred.
+    """
+
+    def __init__(self, remedy: str) -> None:
+        self.remedy = remedy
+        self._pending: dict[str, tuple[Repo, list[str]]] = {}
+
+    def holds(self, job: str, run: str, repo: Repo) -> bool:
+        """True (and the run is held for `report`) when `repo` is not on github.com."""
+        if repo.host == TRUNK_HOST:
+            return False
+        self._pending.setdefault(job, (repo, []))[1].append(run)
+        return True
+
+    def report(self, skip: Callable[[str, str], None]) -> None:
+        for job, (repo, runs) in self._pending.items():
+            listed = ", ".join(runs[:5]) + (", ..." if len(runs) > 5 else "")
+            what = runs[0] if len(runs) == 1 else f"{len(runs)} runs of {job} ({listed})"
+            skip(
+                what,
+                f"its repository {repo.slug} is not on github.com, the only host Trunk "
+                f"accepts; {self.remedy}",
+            )
+        self._pending.clear()

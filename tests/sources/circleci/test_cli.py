@@ -142,6 +142,7 @@ def test_rejected_token_exits_1_without_showing_it(world: CircleCIWorld, tmp_pat
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # SIGKILL of a real process
 def test_killed_mid_poll_then_rerun_delivers_every_event(
     world: CircleCIWorld, trunk: TrunkStandIn, tmp_path: Path
 ) -> None:

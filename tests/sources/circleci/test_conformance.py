@@ -26,6 +26,7 @@ from ci_collector.trunk import body_problems
 from tests.conftest import SHARED_FIXTURES
 
 FIXTURES = SHARED_FIXTURES / "circleci"
+pytestmark = pytest.mark.usefixtures("shared_recordings")
 
 
 def load(name: str) -> Any:

@@ -82,6 +82,9 @@ def test_conclusion_words() -> None:
         "not_run": "SKIPPED",
         "blocked": "SKIPPED",
         "unauthorized": "SKIPPED",
+        "terminated-unknown": "FAILURE",
+        "retried": "FAILURE",
+        "on_hold": "SKIPPED",
     }
     assert {word: c.value for word, c in CONCLUSIONS.items()} == expected
     assert {"running", "on_hold", "failing"}.isdisjoint(FINISHED_WORKFLOW)

@@ -20,10 +20,11 @@ from ci_collector.sinks.base import encode
 from ci_collector.sources.github.mapping import attempt_of, build_run, is_finished
 from ci_collector.times import iso_to_ms
 from ci_collector.trunk import body_problems
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import SHARED_FIXTURES, recorded_names
 
 FIXTURES = SHARED_FIXTURES / "github"
 REPO = Repo("github.com", "fixture-owner", "fixture-repo")
+pytestmark = pytest.mark.usefixtures("shared_recordings")
 
 
 def _load(path: Path) -> Any:
@@ -47,7 +48,7 @@ def _kind(body: Any) -> str | None:
     return None
 
 
-RECORDINGS = sorted(p for p in FIXTURES.glob("*.json") if _kind(_load(p)) is not None)
+RECORDINGS = recorded_names("github", "*.json", keep=lambda path: _kind(_load(path)) is not None)
 
 
 def _check(run: dict[str, Any], jobs: list[dict[str, Any]]) -> int:
@@ -88,13 +89,14 @@ def _stand_in_run(jobs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_every_recording_is_covered() -> None:
-    kinds = {p.name: _kind(_load(p)) for p in RECORDINGS}
+    kinds = {name: _kind(_load(FIXTURES / name)) for name in RECORDINGS}
     assert len(kinds) >= 30
     assert set(kinds.values()) == {"run", "run_list", "job_list", "job", "run_items", "job_items"}
 
 
-@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem[:60])
-def test_recording_maps(path: Path) -> None:
+@pytest.mark.parametrize("name", RECORDINGS, ids=lambda name: name.removesuffix(".json")[:60])
+def test_recording_maps(name: str) -> None:
+    path = FIXTURES / name
     body = _load(path)
     kind = _kind(body)
     if kind == "run":

@@ -140,6 +140,7 @@ def test_rerun_of_an_older_run_is_sent_as_a_new_chain(
     assert dict(catalogue_server.counts) == {"list": 1, "jobs": 1}
 
 
+@pytest.mark.slow  # 2,150 runs
 def test_backfill_splits_windows_over_the_cap_and_loses_nothing(
     tmp_path: Path,
 ) -> None:

@@ -66,9 +66,15 @@ def test_freestyle_replay_is_one_list_request() -> None:
 
 def test_pipeline_replay_covers_every_stage_case() -> None:
     runs, skip, requests, kinds = replay("pipeline")
-    assert sorted(runs) == [f"{APP}/{n}" for n in range(1, 7)]  # 7 running, 8 deleted
-    assert skip.skipped == [f"skipped {APP} #8: deleted since it was listed"]
-    assert kinds == {"crumb": 1, "list": 1, "describe": 7, "blue": 1}
+    # 6 checked out a GitHub Enterprise remote, 7 is running, 8 was deleted
+    assert sorted(runs) == [f"{APP}/{n}" for n in range(1, 6)]
+    assert skip.skipped == [
+        f"skipped {APP} #8: deleted since it was listed",
+        f"skipped {APP} #6: its repository github.example.com/acme/app is not on github.com, "
+        "the only host Trunk accepts; map the job to its GitHub mirror with --repo-map, "
+        "or use --repo",
+    ]
+    assert kinds == {"crumb": 1, "list": 1, "describe": 6, "blue": 1}
     results = {
         next(t["v"] for t in e["payload"]["tags"] if t["k"] == "result")
         for n in (2, 3, 4)
@@ -81,20 +87,19 @@ def test_pipeline_replay_covers_every_stage_case() -> None:
         if e["sequence"]["kind"] == "parallel"
     ]
     assert parallel == [f"{APP}/Tests/linux", f"{APP}/Tests/windows"]
-    assert runs[f"{APP}/6"].repo == Repo("github.example.com", "acme", "app")
-    assert requests == 10
+    assert requests == 9
 
 
 def test_discovery_replay_finds_multibranch_and_downstream() -> None:
     runs, _, requests, kinds = replay("discovery")
-    assert len(runs) == SENT_BUILDS
+    assert len(runs) == SENT_BUILDS - 1  # team/app #6 is a GitHub Enterprise build
     assert f"{WIDGETS_PR}/1" in runs
     downstream = runs[f"{INTEGRATION}/1"]
     assert downstream.external_parent is not None
     assert downstream.external_parent.sequence_key == APP
-    assert kinds == {"crumb": 1, "list": 6, "describe": 9, "blue": 1}
-    # crumb + discovery + 5 job lists + 8 Pipeline describes (+1 deleted) + 1 graph
-    assert requests == 17
+    assert kinds == {"crumb": 1, "list": 6, "describe": 8, "blue": 1}
+    # crumb + discovery + 5 job lists + 7 Pipeline describes (+1 deleted) + 1 graph
+    assert requests == 16
 
 
 def test_cassette_folder_exists() -> None:

@@ -33,6 +33,10 @@ from tests.sources.jenkins.scenarios import (
 )
 
 USER, TOKEN = "ci-bot", "jenkins-test-token-0123456789"
+ENTERPRISE_SKIP = (
+    f"skipped {APP} #6: its repository github.example.com/acme/app is not on github.com, "
+    "the only host Trunk accepts; map the job to its GitHub mirror with --repo-map, or use --repo"
+)
 
 
 @pytest.fixture
@@ -73,10 +77,11 @@ def metrics(event: dict[str, Any]) -> dict[str, Any]:
 
 def test_discovers_every_job_and_sends_only_finished_builds(jenkins: JenkinsStandIn) -> None:
     runs, skip, _ = collect(jenkins)
-    assert len(runs) == SENT_BUILDS
+    assert len(runs) == SENT_BUILDS - 1
+    assert f"{APP}/6" not in runs  # a GitHub Enterprise checkout: Trunk cannot file it
     assert f"{APP}/7" not in runs  # still running
     assert f"{APP}/8" not in runs  # deleted between list and describe
-    assert skip.skipped == [f"skipped {APP} #8: deleted since it was listed"]
+    assert skip.skipped == [f"skipped {APP} #8: deleted since it was listed", ENTERPRISE_SKIP]
     assert {key.rsplit("/", 1)[0] for key in runs} == {
         APP,
         DEPLOY,
@@ -89,9 +94,10 @@ def test_discovers_every_job_and_sends_only_finished_builds(jenkins: JenkinsStan
 def test_requests_per_build_are_counted_and_bounded(jenkins: JenkinsStandIn) -> None:
     collect(jenkins)
     # one crumb, one discovery request, one list per job, one describe per Pipeline
-    # build (8 sent + 1 deleted), one Blue Ocean graph for the one parallel build
-    assert dict(jenkins.kinds) == {"crumb": 1, "jobs": 1, "builds": 5, "describe": 9, "blue": 1}
-    assert jenkins.requests == 17
+    # build (7 sent + 1 deleted; the Enterprise one is skipped before its describe), one
+    # Blue Ocean graph for the one parallel build
+    assert dict(jenkins.kinds) == {"crumb": 1, "jobs": 1, "builds": 5, "describe": 8, "blue": 1}
+    assert jenkins.requests == 16
 
 
 def test_non_parallel_pipeline_costs_one_request_plus_a_share_of_the_list() -> None:
@@ -119,7 +125,13 @@ def test_freestyle_build_needs_no_request_of_its_own(jenkins: JenkinsStandIn) ->
         "platform": "jenkins",
         "kind": "job",
         "key": DEPLOY,
-        "name": "team » deploy #1",
+        "name": "team » deploy",  # the job's, the same for every build
+        "payload": {
+            "tags": [
+                {"k": "job", "v": DEPLOY},
+                {"k": "job_url", "v": f"{jenkins.url}/job/team/job/deploy/"},
+            ]
+        },
     }
     assert run.repo == Repo("github.com", "acme", "deploy-tools")  # scp-like SSH remote
     assert tags(root) | {"url": ""} == tags(root) | {
@@ -132,6 +144,7 @@ def test_freestyle_build_needs_no_request_of_its_own(jenkins: JenkinsStandIn) ->
         "runner": "agent-7",
         "sha": "d" * 40,
         "branch": "main",
+        "build_name": "#1",
         "result": "SUCCESS",
     }
     assert metrics(root)["queue_ms"] == 4_000
@@ -199,11 +212,17 @@ def test_parallel_without_blue_ocean_stays_flat_but_unique(jenkins: JenkinsStand
     assert f"{APP}/build #2" in keys and len(set(keys)) == len(keys)
 
 
-def test_two_checkouts_library_and_ssh_enterprise_remote(jenkins: JenkinsStandIn) -> None:
-    runs, _, _ = collect(jenkins, jobs=(APP,))
+def test_two_checkouts_library_and_ssh_enterprise_remote(
+    jenkins: JenkinsStandIn, tmp_path: Path
+) -> None:
+    runs, skip, _ = collect(jenkins, jobs=(APP,))
+    assert f"{APP}/6" not in runs and ENTERPRISE_SKIP in skip.skipped
+    mapping = tmp_path / "repos.txt"
+    mapping.write_text("team/app = acme/app\n")  # the remedy: its GitHub mirror
+    runs, skip, _ = collect(jenkins, jobs=(APP,), repo_map=RepoMap.load(mapping))
     run = runs[f"{APP}/6"]
-    assert run.repo == Repo("github.example.com", "acme", "app")
-    assert tags(map_run(run)[0])["sha"] == "c" * 40
+    assert run.repo == Repo("github.com", "acme", "app")
+    assert tags(map_run(run)[0])["sha"] == "c" * 40  # the app's checkout, not the library's
 
 
 def test_multibranch_branch_and_pull_request(jenkins: JenkinsStandIn) -> None:
@@ -252,7 +271,7 @@ def test_build_running_on_first_poll_is_sent_when_finished(
         deliver_all(state, runs)
         cursor = state.cursor(f"jenkins:{JenkinsClient(jenkins.url, None, None, 1).host}/{APP}")
         # still running, plus what was yielded but not yet confirmed when the job ended
-        assert cursor == {"last": 8, "recheck": [1, 2, 3, 4, 5, 6, 7]}
+        assert cursor == {"last": 8, "recheck": [1, 2, 3, 4, 5, 7]}
         running = jenkins.build(APP, 7)
         running.body.update(building=False, result="SUCCESS", duration=50_000)
         running.stages = [stage(6, "Build", "SUCCESS", T0 + 7 * 3_600_000 + 1_000, 9_000)]
@@ -264,7 +283,7 @@ def test_build_running_on_first_poll_is_sent_when_finished(
 
 def test_since_limits_the_first_poll(jenkins: JenkinsStandIn) -> None:
     runs, _, _ = collect(jenkins, jobs=(APP,), since_ms=T0 + 4 * 3_600_000)
-    assert sorted(runs) == [f"{APP}/4", f"{APP}/5", f"{APP}/6"]
+    assert sorted(runs) == [f"{APP}/4", f"{APP}/5"]  # and 6, GitHub Enterprise: skipped
 
 
 def test_repo_override_and_map(jenkins: JenkinsStandIn, tmp_path: Path) -> None:
@@ -300,8 +319,8 @@ def test_malformed_describe_skips_only_that_build(jenkins: JenkinsStandIn) -> No
 
 def test_html_answer_and_bad_credentials_and_unreachable() -> None:
     with running_jenkins(USER, TOKEN) as server:
-        server.html = True
-        with pytest.raises(RemoteError, match="not JSON"):
+        server.html = True  # a login page answering the first request: not a Jenkins root
+        with pytest.raises(UserError, match="not a Jenkins root"):
             collect(server)
         server.html = False
         client = JenkinsClient(server.url, USER, "wrong-token-000", timeout=5)

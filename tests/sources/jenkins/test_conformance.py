@@ -18,9 +18,10 @@ from ci_collector.sources.jenkins.mapping import (
     stage_nodes,
     trigger_of,
 )
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import SHARED_FIXTURES, recorded_names
 
 FIXTURES = SHARED_FIXTURES / "jenkins"
+pytestmark = pytest.mark.usefixtures("shared_recordings")
 CONTEXT = BuildContext("ci.example", "folder/job", Repo("github.com", "o", "r"), "jenkins:x")
 FALLBACK_BUILD = {
     "_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
@@ -43,7 +44,7 @@ def items(name: str) -> list[dict[str, Any]]:
 
 
 BUILD_FILES = [
-    *sorted(p.name for p in FIXTURES.glob("build_api_json_*.json")),
+    *recorded_names("jenkins", "build_api_json_*.json"),
     "devlake_job_allBuilds_tree_items.json",
     "devlake_multibranch_allBuilds_tree_items.json",
 ]
@@ -51,9 +52,9 @@ DESCRIBE_FILES = [
     "wfapi_describe_jenkinsrest_paused_pending_input.json",
     "wfapi_run_describe_doc_paused_pending_input.json",
 ]
-RUNS_FILES = sorted(p.name for p in FIXTURES.glob("wfapi_runs_*.json"))
-NODE_FILES = sorted(p.name for p in FIXTURES.glob("wfapi_node_describe_*.json"))
-BLUE_FILES = sorted(p.name for p in FIXTURES.glob("blueocean_run_nodes_*.json"))
+RUNS_FILES = recorded_names("jenkins", "wfapi_runs_*.json")
+NODE_FILES = recorded_names("jenkins", "wfapi_node_describe_*.json")
+BLUE_FILES = recorded_names("jenkins", "blueocean_run_nodes_*.json")
 
 
 @pytest.mark.parametrize("name", BUILD_FILES)

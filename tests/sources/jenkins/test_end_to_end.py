@@ -11,8 +11,8 @@ from tests.servers.trunk import TOKEN, TrunkStandIn
 from tests.sources.jenkins.scenarios import APP, SENT_BUILDS, populate
 
 USER, JENKINS_TOKEN = "ci-bot", "jenkins-e2e-token-0123456789"
-STAGE_EVENTS = 25
-"""Stages the scenario's finished builds executed or skipped, parallel branches included."""
+STAGE_EVENTS = 24
+"""Stages of the finished builds sent (executed or skipped), parallel branches included."""
 
 
 def test_cli_sends_linked_chains_and_the_dry_run_validates(
@@ -28,12 +28,13 @@ def test_cli_sends_linked_chains_and_the_dry_run_validates(
         )
         assert sent.returncode == 0, sent.stderr
         assert f"skipped {APP} #8: deleted since it was listed" in sent.stderr
+        assert f"skipped {APP} #6: its repository github.example.com/acme/app" in sent.stderr
         assert JENKINS_TOKEN not in sent.stderr + sent.stdout
 
         events = trunk.all_events()
         kinds = Counter(str(e["sequence"]["kind"]) for e in events)  # type: ignore[index]
         roots = [e for e in events if e["sequence"]["kind"] in {"pipeline", "job"}]  # type: ignore[index]
-        assert len(roots) == SENT_BUILDS
+        assert len(roots) == SENT_BUILDS - 1  # team/app #6 is a GitHub Enterprise build
         assert kinds["stage"] + kinds["parallel"] == STAGE_EVENTS and kinds["parallel"] == 2
         by_id = {e["id"]: e for e in events}
         for event in events:
@@ -56,7 +57,7 @@ def test_cli_sends_linked_chains_and_the_dry_run_validates(
         assert dry.returncode == 0, dry.stderr
         checked = run_cli("validate", str(out))
         assert checked.returncode == 0, checked.stdout + checked.stderr
-        assert f"{SENT_BUILDS + STAGE_EVENTS} events, 0 errors, 0 warnings" in checked.stderr
+        assert f"{SENT_BUILDS - 1 + STAGE_EVENTS} events, 0 errors, 0 warnings" in checked.stderr
 
 
 def test_cli_user_errors_are_one_line(tmp_path: Path) -> None:
@@ -64,7 +65,7 @@ def test_cli_user_errors_are_one_line(tmp_path: Path) -> None:
         jenkins.html = True
         html = run_cli("jenkins", "--url", jenkins.url, "--output", str(tmp_path / "o"))
         url = jenkins.url
-    assert html.returncode == 1 and len(html.stderr.strip().splitlines()) == 1
+    assert html.returncode == 2 and len(html.stderr.strip().splitlines()) == 1
     assert "not JSON" in html.stderr
     down = run_cli("jenkins", "--url", url, "--output", str(tmp_path / "o"))
     assert down.returncode == 1 and "cannot reach Jenkins" in down.stderr

@@ -17,8 +17,10 @@ import httpx
 
 from ... import __version__
 from ...errors import ComeBackLater, RemoteError
-from ...retry import RETRYABLE_STATUS, RetryClock, retry_after
+from ...retry import BACKOFF_BASE, BACKOFF_CAP, RETRYABLE_STATUS, RetryClock, retry_after
+from ...transport import DEFAULT_MAX_BODY_MB, ResponseTooLarge, limited_httpx_client
 from ...unreachable import untrusted_certificate, untrusted_message
+from ..paging import token_pages
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,10 @@ class CircleCIClient:
         timeout: float = 30.0,
         verify: bool = True,
         retry_budget: float = 300.0,
-        backoff_base: float = 1.0,
-        backoff_cap: float = 60.0,
+        backoff_base: float = BACKOFF_BASE,
+        backoff_cap: float = BACKOFF_CAP,
         sleep: Callable[[float], None] = time.sleep,
+        max_body_mb: float = DEFAULT_MAX_BODY_MB,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.retry_budget = retry_budget
@@ -64,8 +67,9 @@ class CircleCIClient:
         self.stats = ClientStats()
         self._answered = False
         self._sleep = sleep
-        self._client = httpx.Client(
-            timeout=timeout,
+        self._client = limited_httpx_client(
+            timeout,
+            int(max_body_mb * 1_048_576),
             verify=verify,
             headers={
                 "Circle-Token": token,
@@ -92,6 +96,8 @@ class CircleCIClient:
             self.stats.requests += 1
             try:
                 response = self._client.get(url, params=params)
+            except ResponseTooLarge as exc:
+                raise RemoteError(f"CircleCI at {self.api_url}: {path}: {exc}") from None
             except httpx.TransportError as exc:
                 reason = untrusted_certificate(exc)
                 if reason is not None:
@@ -99,7 +105,7 @@ class CircleCIClient:
                 if isinstance(exc, httpx.ConnectError) and not self._answered:
                     # nothing has ever answered: a wrong URL or no network, not a busy API
                     raise RemoteError(f"cannot reach CircleCI at {self.api_url}") from None
-                problem, asked = type(exc).__name__, None
+                problem, asked = _problem(exc), None
             else:
                 self._answered = True
                 status = response.status_code
@@ -131,20 +137,43 @@ class CircleCIClient:
         further pages.
         """
         query = dict(params or {})
-        for _ in range(MAX_PAGES):
-            page = self.get(path, query)
+
+        def fetch(token: str | None) -> dict[str, Any]:
+            if token is not None:
+                query["page-token"] = token
+            return self.get(path, query)
+
+        def items_of(page: dict[str, Any]) -> list[Any]:
             items = page.get("items")
             if not isinstance(items, list):
                 raise Malformed(f"{path}: no 'items' list")
+            return items
+
+        def token_of(page: dict[str, Any]) -> str | None:
+            token = page.get("next_page_token")
+            return token if isinstance(token, str) and token else None
+
+        for items in token_pages(
+            fetch,
+            items_of,
+            token_of,
+            max_pages=MAX_PAGES,
+            too_many=lambda: Malformed(f"{path}: more than {MAX_PAGES} pages"),
+        ):
             for item in items:
                 if not isinstance(item, dict):
                     raise Malformed(f"{path}: an item is not an object")
                 yield item
-            token = page.get("next_page_token")
-            if not token or not isinstance(token, str):
-                return
-            query["page-token"] = token
-        raise Malformed(f"{path}: more than {MAX_PAGES} pages")
+
+
+def _problem(exc: httpx.TransportError) -> str:
+    """What went wrong, in a few words: the exception's name, and the deadline if it was that."""
+    text = str(exc)
+    return (
+        f"{type(exc).__name__}: {text}"
+        if text.startswith("no complete answer")
+        else (type(exc).__name__)
+    )
 
 
 def path_segment(value: str) -> str:

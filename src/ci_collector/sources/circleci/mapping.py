@@ -26,12 +26,22 @@ CONCLUSIONS: dict[str, Conclusion] = {
     "failed": Conclusion.FAILURE,
     "error": Conclusion.FAILURE,
     "infrastructure_fail": Conclusion.FAILURE,
+    "terminated-unknown": Conclusion.FAILURE,
+    "retried": Conclusion.FAILURE,
     "canceled": Conclusion.CANCELLED,
     "timedout": Conclusion.TIMED_OUT,
     "not_run": Conclusion.SKIPPED,
     "blocked": Conclusion.SKIPPED,
     "unauthorized": Conclusion.SKIPPED,
+    "on_hold": Conclusion.SKIPPED,
 }
+"""Every workflow and job status CircleCI documents, as found in a *finished* workflow.
+
+``terminated-unknown`` (the job ended, CircleCI cannot say how) and ``retried`` (a job
+that was re-run after it did not succeed) are failures; an approval still ``on_hold``
+when its workflow ended was never given: skipped. A job still ``running``, ``queued``
+or ``not_running`` in a finished workflow is concluded by the mapper (cancelled if it
+started, else skipped), its word kept in ``result``."""
 
 _VCS_ALIASES = {"gh": "gh", "github": "gh", "bb": "bb", "bitbucket": "bb", "circleci": "circleci"}
 _VCS_HOSTS = {"gh": "github.com", "bb": "bitbucket.org"}
@@ -76,7 +86,8 @@ def canonical_slug(text: str) -> str:
     vcs, org, name = parts
     if not (_SEGMENT.match(org) and _SEGMENT.match(name)):
         raise ValueError(f"--project-slug {text!r} has an invalid organisation or project name")
-    return f"{_VCS_ALIASES[vcs.lower()]}/{org}/{name}"
+    # GitHub and Bitbucket names, and CircleCI's own ids, ignore case: one spelling
+    return f"{_VCS_ALIASES[vcs.lower()]}/{org.lower()}/{name.lower()}"
 
 
 def app_url_for(api_url: str) -> str:
@@ -173,7 +184,8 @@ def build_run(
     pipeline_number = str(number) if isinstance(number, int) else ""
     url = _workflow_url(project, pipeline_number, workflow_id)
     children = sorted(
-        (_job_node(project, pipeline_number, workflow_id, job) for job in jobs), key=_job_order
+        (_job_node(project, pipeline_number, workflow_id, job) for job in _unique_jobs(jobs)),
+        key=_job_order,
     )
     started = iso_to_ms(workflow.get("created_at"))
     finished = iso_to_ms(workflow.get("stopped_at"))
@@ -203,6 +215,7 @@ def build_run(
             "url": url,
         },
         children=children,
+        sequence_tags={"project": project.slug, "workflow": name},
     )
     return Run(
         platform=PLATFORM,
@@ -212,6 +225,16 @@ def build_run(
         source=project.source,
         fingerprint=fingerprint(workflow),
     )
+
+
+def _unique_jobs(jobs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Each job once (a job listed on two pages of a list that moved): the later wins."""
+    by_id: dict[object, Mapping[str, Any]] = {}
+    for job in jobs:
+        if not isinstance(job, Mapping):
+            raise BadItem("a job is not a JSON object")
+        by_id[_text(job, "id", what="job")] = job
+    return list(by_id.values())
 
 
 def _pipeline_tags(pipeline: Mapping[str, Any]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from ...model import Run
 from ...pipeline import SkipPolicy
 from ...state import State
 from ...times import iso_to_ms, ms_to_iso
+from ..repos import ForeignHosts
 from .client import CircleCIClient, Malformed, NotFound, path_segment
 from .cursor import Watermark, next_cursor, resume_point
 from .mapping import (
@@ -29,6 +30,7 @@ from .mapping import (
     build_run,
     is_finished,
     number_attempts,
+    repo_for,
 )
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,9 @@ class CircleCISource:
     since: datetime | None = None
     lookback: timedelta = timedelta(days=3)
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    _foreign: ForeignHosts = field(
+        default_factory=lambda: ForeignHosts("Trunk cannot file it; collect a GitHub project")
+    )
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
         source = self.project.source
@@ -70,6 +75,7 @@ class CircleCISource:
                 continue  # shifted onto the next page by a pipeline created meanwhile
             listed.add(pipeline["id"])
             yield from self._pipeline_runs(pipeline, state, skip, mark)
+        self._foreign.report(skip)
         hold_limit = _ms(self.now - HOLD_LIMIT)
         moved = next_cursor(previous, floor, mark, hold_limit, delivered_at_start)
         if moved is not None:
@@ -137,6 +143,9 @@ class CircleCISource:
                 pending = True
                 continue
             if state.is_delivered(self.project.workflow_key(workflow_id)):
+                continue
+            repo = repo_for(self.project, pipeline)
+            if repo is not None and self._foreign.holds(self.project.slug, what, repo):
                 continue
             try:
                 jobs = self._jobs(workflow_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -19,11 +20,18 @@ from typing import Any, Protocol
 
 import requests
 from github import Auth, Github
-from urllib3.util.retry import Retry
 
 from ... import __version__, secrets
-from ...errors import ComeBackLater, RemoteError
+from ...errors import ComeBackLater, RemoteError, UserError
+from ...retry import PacedRetry, invocation_remaining, retry_after
 from ...times import ms_to_iso
+from ...transport import (
+    DEFAULT_MAX_BODY_MB,
+    BodyTooLarge,
+    DeadlinePassed,
+    LimitedAdapter,
+    limit_session,
+)
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,9 @@ SECONDARY_BACKOFF_SECONDS = 60.0
 
 class NotFound(Exception):
     """404: the repository, run or attempt is gone or the token may not see it."""
+
+
+NOT_GITHUB_HINT = "check --github-api-url (GitHub Enterprise: https://HOST/api/v3)"
 
 
 class EtagCache(Protocol):
@@ -93,30 +104,35 @@ class GitHubClient:
         verify: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        retry_seconds: float = 300.0,
+        max_body_mb: float = DEFAULT_MAX_BODY_MB,
     ) -> None:
         secrets.register(token)
         self.api_url = api_url.rstrip("/")
+        self.has_token = bool(token)
         self.max_wait = max_wait
         self.budget = Budget()
         self._sleep = sleep
         self._clock = clock
+        self._answered_json = False
         # Only transport failures and 5xx are retried down here; 403/429 rate limits come
-        # back to `_send`, which knows --max-wait (urllib3 would sleep any Retry-After).
-        transient = Retry(
+        # back to `_send`, which knows --max-wait.
+        transient = PacedRetry(
             total=3,
             connect=3,
             read=2,
             status=3,
-            backoff_factor=0.5,
             status_forcelist=(500, 502, 503, 504),
             allowed_methods=frozenset({"GET"}),
             raise_on_status=False,
-            respect_retry_after_header=False,
+            respect_retry_after_header=False,  # 429s are `_send`'s, which knows --max-wait
+            budget=retry_seconds,
         )
+        adapter = LimitedAdapter(timeout, int(max_body_mb * 1_048_576), max_retries=transient)
         self._github = Github(
             auth=Auth.Token(token) if token else None,
             base_url=self.api_url,
-            timeout=max(1, round(timeout)),
+            timeout=max(1, math.ceil(timeout)),  # PyGithub wants an int: the real one is below
             user_agent=f"ci-collector/{__version__}",
             per_page=100,
             verify=verify,
@@ -126,6 +142,7 @@ class GitHubClient:
             lazy=True,
         )
         self._requester = self._github.requester
+        _install_adapter(self._requester, adapter, timeout)
 
     def close(self) -> None:
         self._github.close()
@@ -167,6 +184,20 @@ class GitHubClient:
                 status, response_headers, body = self._requester.requestJson(
                     "GET", path, params, dict(headers)
                 )
+            except DeadlinePassed as exc:
+                raise ComeBackLater(
+                    f"GitHub at {self.api_url} did not finish GET {path} ({exc}); run again later"
+                ) from None
+            except BodyTooLarge as exc:
+                raise RemoteError(f"GitHub at {self.api_url}: GET {path}: {exc}") from None
+            except RecursionError:
+                raise UserError(
+                    f"{self.api_url} redirects GET {path} in a loop; {NOT_GITHUB_HINT}"
+                ) from None
+            except RuntimeError:  # PyGithub refuses a redirect to another host or scheme
+                raise UserError(
+                    f"{self.api_url} redirects GET {path} away from itself; {NOT_GITHUB_HINT}"
+                ) from None
             except (requests.RequestException, OSError) as exc:
                 reason = untrusted_certificate(exc)
                 if reason is not None:
@@ -176,12 +207,18 @@ class GitHubClient:
                         f"cannot reach GitHub at {self.api_url}: {type(exc).__name__}"
                     ) from None
                 raise ComeBackLater(
-                    f"GitHub at {self.api_url} did not answer GET {path}: {type(exc).__name__}"
+                    f"GitHub at {self.api_url} did not answer GET {path} "
+                    f"({type(exc).__name__}); run again later"
                 ) from None
             self._observe(status, response_headers)
             if status in (403, 429):
                 wait = self._rate_limit_wait(status, response_headers, body, tries)
                 if wait is not None:
+                    if wait > invocation_remaining():
+                        raise ComeBackLater(
+                            f"GitHub rate limit: waiting {wait:.0f}s would pass --deadline; "
+                            "what was sent is saved, run again later"
+                        )
                     self._sleep(wait)
                     self.budget.waited_seconds += wait
                     continue
@@ -205,12 +242,12 @@ class GitHubClient:
 
         Raises `ComeBackLater` when the wait is longer than ``--max-wait``.
         """
-        retry_after = _int_header(headers, "retry-after")
+        asked = retry_after(headers)  # seconds or an HTTP date; negative is now
         reset = _int_header(headers, "x-ratelimit-reset")
         now = self._clock()
-        if retry_after is not None:
-            wait, kind = float(retry_after), "secondary rate limit"
-            resume = now + wait
+        if asked is not None:
+            wait, kind = asked, "secondary rate limit"
+            resume = now + min(wait, 1e10)
         elif _int_header(headers, "x-ratelimit-remaining") == 0 and reset is not None:
             wait, kind = max(0.0, reset - now) + 1.0, "rate limit"
             resume = float(reset)
@@ -220,7 +257,7 @@ class GitHubClient:
         else:
             return None
         until = ms_to_iso(int(resume * 1000))
-        if wait > self.max_wait:
+        if not wait <= self.max_wait:  # also an absurd (infinite) Retry-After
             raise ComeBackLater(
                 f"GitHub {kind} reached; it resets at {until} (in {wait:.0f}s, more than "
                 f"--max-wait {self.max_wait:.0f}s); what was sent is saved, run again then"
@@ -230,7 +267,12 @@ class GitHubClient:
 
     def _parse(self, path: str, status: int, body: str) -> Any:
         if status == 404:
-            raise NotFound(f"GET {path}: not found ({_message(body) or 'no message'})")
+            if not _message(body):  # GitHub's 404s are JSON with a message; this is not GitHub
+                raise UserError(
+                    f"{self.api_url} answered 404 for GET {path} with a page that is not "
+                    f"GitHub's API; {NOT_GITHUB_HINT}"
+                )
+            raise NotFound(f"GET {path}: not found ({_message(body)})")
         if status == 401:
             raise RemoteError("GITHUB_TOKEN was rejected by GitHub (401 Bad credentials)")
         if status == 403:
@@ -240,16 +282,56 @@ class GitHubClient:
             )
         if status >= 500:
             raise ComeBackLater(f"GitHub answered {status} to GET {path}; run again later")
+        if 300 <= status < 400:
+            raise UserError(
+                f"{self.api_url} answered {status} (a redirect) to GET {path}; {NOT_GITHUB_HINT}"
+            )
         if status != 200:
             raise RemoteError(f"GitHub answered {status} to GET {path}")
         return self._decode(path, body)
 
-    @staticmethod
-    def _decode(path: str, body: str) -> Any:
+    def _decode(self, path: str, body: str) -> Any:
         try:
-            return json.loads(body)
+            data = json.loads(body)
         except ValueError:
+            if not self._answered_json:  # the first answer already is not an API's
+                raise UserError(
+                    f"{self.api_url} answered GET {path} with something that is not JSON; "
+                    f"{NOT_GITHUB_HINT}"
+                ) from None
             raise RemoteError(f"GitHub sent a body that is not JSON for GET {path}") from None
+        self._answered_json = True
+        return data
+
+    def not_found(self, what: str) -> UserError:
+        """The one line for a 404 on something the user named (a repository, a workflow)."""
+        if self.has_token:
+            cause = "or this token cannot see it (it needs 'actions: read')"
+        else:
+            cause = "or private: set GITHUB_TOKEN"
+        return UserError(f"{what} not found on {web_host(self.api_url)}, {cause}")
+
+
+def _install_adapter(requester: Any, adapter: LimitedAdapter, timeout: float) -> None:
+    """Have PyGithub's requests session use `adapter` (deadline, body cap, paced retries)
+    and ``--timeout`` as given (PyGithub only takes whole seconds).
+
+    PyGithub builds its session lazily in a connection object of the class it chose for
+    the URL's scheme; this wraps that class so every session it makes gets the adapter.
+    """
+    attribute = "_Requester__connectionClass"
+    make = getattr(requester, attribute, None)
+    if make is None:  # a PyGithub without this hook: its own adapter, no body cap
+        log.debug("PyGithub has no connection class hook; HTTP limits not installed")
+        return
+
+    def connection(*args: Any, **kwargs: Any) -> Any:
+        made = make(*args, **kwargs)
+        made.timeout = timeout
+        limit_session(made.session, adapter)
+        return made
+
+    setattr(requester, attribute, connection)
 
 
 def _int_header(headers: Mapping[str, Any], name: str) -> int | None:

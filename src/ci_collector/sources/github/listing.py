@@ -9,13 +9,15 @@ the same poll asks the same URLs again and unchanged pages come back 304.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ...errors import RemoteError
-from .client import EtagCache, GitHubClient
+from ...errors import RemoteError, UserError
+from ..paging import numbered_pages
+from .client import NOT_GITHUB_HINT, EtagCache, GitHubClient, NotFound
 from .mapping import slim_run
 
 log = logging.getLogger(__name__)
@@ -79,8 +81,11 @@ def walk(
     now: datetime,
 ) -> Iterator[Listed]:
     """Every run created in `window`, window by window, oldest window first."""
-    first = _page(client, path, params, window, 1, cache)
-    total = _total(first, path)
+    try:
+        first = _page(client, path, params, window, 1, cache)
+    except NotFound:
+        raise _named_not_found(client, path) from None
+    total = _total(first, path, client)
     if total >= RESULT_CAP:
         halves = window.split(now)
         if halves is not None:
@@ -99,19 +104,45 @@ def walk(
             RESULT_CAP,
         )
     runs: dict[int, dict[str, Any]] = {}
-    page, body = 1, first
-    while True:
-        items = _items(body, path)
+    pages = numbered_pages(
+        lambda page: _page(client, path, params, window, page, cache),
+        lambda body, page: _items(body, path),
+        per_page=PER_PAGE,
+        total_of=lambda body: min(total, RESULT_CAP),
+        first=first,
+    )
+    del first
+    for items in pages:
         for item in items:
             run = slim_run(item)
             run_id = run.get("id") if isinstance(run, dict) else None
             runs.setdefault(run_id if isinstance(run_id, int) else -len(runs) - 1, run)
-        seen = page * PER_PAGE
-        if len(items) < PER_PAGE or seen >= min(total, RESULT_CAP):
-            break
-        page += 1
-        body = _page(client, path, params, window, page, cache)
     yield Listed(window, sorted(runs.values(), key=_age))
+
+
+_RUNS_PATH = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/actions/(?:workflows/(?P<wf>[^/]+)/)?runs$")
+
+
+def _named_not_found(client: GitHubClient, path: str) -> UserError:
+    """A 404 on the first page of a listing: the repository or the workflow the user named.
+
+    For a workflow's runs one more request tells which of the two is missing.
+    """
+    match = _RUNS_PATH.match(path)
+    if match is None:
+        return client.not_found(path)
+    repo, workflow = match.group("repo"), match.group("wf")
+    if workflow is not None:
+        try:
+            client.get(f"/repos/{repo}")
+        except NotFound:
+            pass
+        else:
+            return UserError(
+                f"--workflow {workflow!r}: no such workflow file or id in {repo} "
+                "(give its file name, e.g. ci.yml, or its name)"
+            )
+    return client.not_found(f"repository {repo}")
 
 
 def _page(
@@ -128,9 +159,11 @@ def _page(
     return client.get_cached(path, query, cache)
 
 
-def _total(body: Any, path: str) -> int:
+def _total(body: Any, path: str, client: GitHubClient) -> int:
     total = body.get("total_count") if isinstance(body, dict) else None
     if isinstance(total, bool) or not isinstance(total, int):
+        if not isinstance(body, dict) or "workflow_runs" not in body:  # not GitHub's answer
+            raise UserError(f"{client.api_url}{path} is not GitHub's run list; {NOT_GITHUB_HINT}")
         raise RemoteError(f"GitHub's run list {path} has no total_count")
     return total
 

@@ -13,158 +13,46 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ...model import Conclusion, Node, Repo, Run
-from ...times import iso_to_ms
-
-PLATFORM = "github_actions"
-PARTIAL_FINGERPRINT = "partial"
-"""Fingerprint of an attempt sent while still running; a later full collection replaces it."""
-
-CONCLUSIONS: dict[str, Conclusion] = {
-    "success": Conclusion.SUCCESS,
-    "neutral": Conclusion.SUCCESS,
-    "failure": Conclusion.FAILURE,
-    "action_required": Conclusion.FAILURE,
-    "startup_failure": Conclusion.FAILURE,
-    "cancelled": Conclusion.CANCELLED,
-    "stale": Conclusion.CANCELLED,
-    "timed_out": Conclusion.TIMED_OUT,
-    "skipped": Conclusion.SKIPPED,
-}
-UNFINISHED = frozenset({"queued", "in_progress", "waiting", "pending", "requested"})
-
-JsonObject = Mapping[str, Any]
-
-
-class MalformedRun(ValueError):
-    """A body GitHub should never send (wrong types, missing ids): skip the run, say why."""
-
-
-# ---- small, strict readers -----------------------------------------------------------
-
-
-def _require_int(obj: JsonObject, field: str, what: str) -> int:
-    value = obj.get(field)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedRun(f"{what} has no integer {field!r} (got {value!r:.40})")
-    return value
-
-
-def _optional_int(obj: JsonObject, field: str, what: str, default: int) -> int:
-    if obj.get(field) is None:
-        return default
-    return _require_int(obj, field, what)
-
-
-def _optional_str(obj: JsonObject, field: str, what: str) -> str | None:
-    value = obj.get(field)
-    if value is None or isinstance(value, str):
-        return value
-    raise MalformedRun(f"{what} has a non-string {field!r} (got {type(value).__name__})")
-
-
-def _time(obj: JsonObject, field: str, what: str) -> int | None:
-    return iso_to_ms(_optional_str(obj, field, what))
-
-
-def _login(obj: JsonObject, field: str) -> str:
-    """``actor.login``; tags are best effort, so an odd shape just leaves the tag out."""
-    user = obj.get(field)
-    if isinstance(user, Mapping):
-        login = user.get("login")
-        if isinstance(login, str):
-            return login
-    return ""
-
-
-def _lower(value: Any) -> str:
-    return value.lower() if isinstance(value, str) else ""
-
-
-def conclusion_of(raw: Any) -> Conclusion | None:
-    return CONCLUSIONS.get(_lower(raw))
-
-
-def is_finished(obj: JsonObject) -> bool:
-    """Completed runs/jobs/steps. Upper-case words (seen in hand-edited data) count too."""
-    status = _lower(obj.get("status"))
-    if status == "completed":
-        return True
-    if status in UNFINISHED:
-        return False
-    return _lower(obj.get("conclusion")) in CONCLUSIONS
-
-
-RUN_FIELDS = (
-    "id",
-    "name",
-    "path",
-    "workflow_id",
-    "head_branch",
-    "head_sha",
-    "run_number",
-    "event",
-    "status",
-    "conclusion",
-    "created_at",
-    "updated_at",
-    "run_started_at",
-    "run_attempt",
-    "html_url",
-    "pull_requests",
-    "actor",
-    "triggering_actor",
+from .fields import (
+    CONCLUSIONS,
+    PARTIAL_FINGERPRINT,
+    PLATFORM,
+    UNFINISHED,
+    JsonObject,
+    MalformedRun,
+    attempt_of,
+    base_repo,
+    conclusion_of,
+    fingerprint_of,
+    is_finished,
+    login_of,
+    natural_key,
+    optional_int,
+    optional_str,
+    own_repo,
+    read_time,
+    require_int,
+    run_id_of,
+    slim_run,
+    workflow_path,
 )
 
-
-def slim_run(run: Any) -> Any:
-    """Only what the mapping reads: a listed window can hold 1,000 runs of ~13 kB each."""
-    if not isinstance(run, Mapping):
-        return run
-    slim = {field: run[field] for field in RUN_FIELDS if field in run}
-    for field in ("actor", "triggering_actor"):
-        user = slim.get(field)
-        if isinstance(user, Mapping):
-            slim[field] = {"login": user.get("login")}
-    pulls = slim.get("pull_requests")
-    if isinstance(pulls, list):
-        slim["pull_requests"] = [
-            {"number": pull.get("number")} for pull in pulls[:1] if isinstance(pull, Mapping)
-        ]
-    return slim
-
-
-# ---- identity --------------------------------------------------------------------------
-
-
-def run_id_of(run: JsonObject) -> int:
-    return _require_int(run, "id", "run")
-
-
-def attempt_of(run: JsonObject) -> int:
-    """``run_attempt``; runs from before GitHub had re-runs carry none and are attempt 1."""
-    return _optional_int(run, "run_attempt", f"run {run.get('id')!r}", 1)
-
-
-def natural_key(repo: Repo, run_id: int, attempt: int) -> str:
-    return f"{repo.slug}/actions/runs/{run_id}/attempts/{attempt}"
-
-
-def fingerprint_of(run: JsonObject) -> str:
-    """Changes when a finished attempt would map differently; ``updated_at`` is left out
-    on purpose: GitHub bumps it long after the run ended."""
-    return f"{_lower(run.get('status'))}:{_lower(run.get('conclusion'))}"
-
-
-def workflow_path(run: JsonObject) -> str:
-    """``.github/workflows/ci.yml`` from ``path`` (minus any ``@ref``), else a stable stand-in."""
-    what = f"run {run.get('id')!r}"
-    path = _optional_str(run, "path", what)
-    if path:
-        return path.split("@", 1)[0]
-    name = _optional_str(run, "name", what)
-    if name:
-        return name
-    return f"workflows/{_require_int(run, 'workflow_id', what)}"
+__all__ = [
+    "CONCLUSIONS",
+    "PARTIAL_FINGERPRINT",
+    "UNFINISHED",
+    "MalformedRun",
+    "attempt_of",
+    "build_run",
+    "conclusion_of",
+    "fingerprint_of",
+    "is_finished",
+    "natural_key",
+    "own_repo",
+    "run_id_of",
+    "slim_run",
+    "workflow_path",
+]
 
 
 # ---- the tree --------------------------------------------------------------------------
@@ -187,21 +75,23 @@ def build_run(
     attempt = attempt_of(run)
     what = f"run {run_id} attempt {attempt}"
     own_jobs = [
-        job for job in jobs if _belongs_to(job, attempt, what) and (not partial or is_finished(job))
+        job
+        for job in _unique_jobs(jobs, what)
+        if _belongs_to(job, attempt, what) and (not partial or is_finished(job))
     ]
     children = [_job_node(job, what) for job in own_jobs]
     children.sort(key=_numeric_id)
-    started = _time(run, "run_started_at", what) or _time(run, "created_at", what)
+    started = read_time(run, "run_started_at", what) or read_time(run, "created_at", what)
     finished = max((c.finished_ms for c in children if c.finished_ms), default=None)
     if finished is None and not partial:
-        finished = _time(run, "updated_at", what)  # no job ever ran (startup_failure)
-    raw = _optional_str(run, "conclusion", what)
+        finished = read_time(run, "updated_at", what)  # no job ever ran (startup_failure)
+    raw = optional_str(run, "conclusion", what)
     conclusion = conclusion_of(raw)
     if partial:
         raw, conclusion = None, _partial_conclusion(children)
     root = Node(
         kind="workflow",
-        name=_optional_str(run, "name", what) or workflow_path(run),
+        name=optional_str(run, "name", what) or workflow_path(run),
         id_part="",
         key_part=workflow_path(run),
         started_ms=started,
@@ -210,10 +100,11 @@ def build_run(
         result=raw,
         tags=_run_tags(run, run_id, attempt, what, partial),
         children=children,
+        sequence_tags=_workflow_tags(run, what),
     )
     return Run(
         platform=PLATFORM,
-        repo=repo,
+        repo=own_repo(repo, run),
         natural_key=natural_key(repo, run_id, attempt),
         root=root,
         source=source,
@@ -221,11 +112,40 @@ def build_run(
     )
 
 
+def _unique_jobs(jobs: Iterable[Any], what: str) -> list[Any]:
+    """Each job once: a job can straddle two pages of a listing that moved meanwhile.
+
+    A finished copy wins over an unfinished one, else the later listing (the fresher).
+    """
+    by_id: dict[Any, Any] = {}
+    for job in jobs:
+        if not isinstance(job, Mapping):
+            raise MalformedRun(f"{what}: a job is {type(job).__name__}, not an object")
+        job_id = require_int(job, "id", f"{what}: a job")
+        earlier = by_id.get(job_id)
+        if earlier is None or is_finished(job) or not is_finished(earlier):
+            by_id[job_id] = job
+    return list(by_id.values())
+
+
+def _workflow_tags(run: JsonObject, what: str) -> dict[str, str]:
+    """What describes the workflow itself (its file and page), the same for every run."""
+    path = workflow_path(run)
+    tags = {"workflow": path}
+    url = optional_str(run, "html_url", what) or ""
+    marker = "/actions/runs/"
+    if marker in url and path.startswith(".github/workflows/"):
+        tags["workflow_url"] = (
+            url.split(marker, 1)[0] + "/actions/workflows/" + path.rsplit("/", 1)[1]
+        )
+    return tags
+
+
 def _belongs_to(job: Any, attempt: int, what: str) -> bool:
     """False for a job "re-run failed jobs" carried over: it is work of an earlier attempt."""
     if not isinstance(job, Mapping):
         raise MalformedRun(f"{what}: a job is {type(job).__name__}, not an object")
-    return _optional_int(job, "run_attempt", f"{what} job {job.get('id')!r}", attempt) == attempt
+    return optional_int(job, "run_attempt", f"{what} job {job.get('id')!r}", attempt) == attempt
 
 
 def _numeric_id(node: Node) -> int:
@@ -247,16 +167,16 @@ def _run_tags(
     run: JsonObject, run_id: int, attempt: int, what: str, partial: bool
 ) -> dict[str, str | int]:
     tags: dict[str, str | int] = {
-        "branch": _optional_str(run, "head_branch", what) or "",
-        "sha": _optional_str(run, "head_sha", what) or "",
+        "branch": optional_str(run, "head_branch", what) or "",
+        "sha": optional_str(run, "head_sha", what) or "",
         "pr_number": _pr_number(run),
-        "trigger": _optional_str(run, "event", what) or "",
-        "actor": _login(run, "actor"),
-        "triggering_actor": _login(run, "triggering_actor"),
+        "trigger": optional_str(run, "event", what) or "",
+        "actor": login_of(run, "actor"),
+        "triggering_actor": login_of(run, "triggering_actor"),
         "run_id": str(run_id),
-        "run_number": str(_optional_int(run, "run_number", what, 0) or ""),
+        "run_number": str(optional_int(run, "run_number", what, 0) or ""),
         "attempt": str(attempt),
-        "url": _optional_str(run, "html_url", what) or "",
+        "url": optional_str(run, "html_url", what) or "",
         "workflow": workflow_path(run),
     }
     if partial:
@@ -265,22 +185,44 @@ def _run_tags(
 
 
 def _pr_number(run: JsonObject) -> str:
+    """The run's own pull request: the first listed one whose *base* is the run's repository.
+
+    GitHub lists pull requests of other repositories too (a fork's PR whose head branch
+    is named like the pushed branch): those do not make a push a pull request run.
+    """
     pulls = run.get("pull_requests")
-    if isinstance(pulls, list) and pulls and isinstance(pulls[0], Mapping):
-        number = pulls[0].get("number")
+    if not isinstance(pulls, list):
+        return ""
+    for pull in pulls:
+        if not isinstance(pull, Mapping) or not _based_here(run, pull):
+            continue
+        number = pull.get("number")
         if isinstance(number, int) and not isinstance(number, bool):
             return str(number)
     return ""
 
 
+def _based_here(run: JsonObject, pull: Mapping[str, Any]) -> bool:
+    base = base_repo(pull)
+    repository = run.get("repository")
+    own = repository if isinstance(repository, Mapping) else {}
+    own_id, base_id = own.get("id"), base.get("id")
+    if isinstance(own_id, int) and isinstance(base_id, int):
+        return own_id == base_id
+    full_name, base_url = own.get("full_name"), base.get("url")
+    if isinstance(full_name, str) and isinstance(base_url, str):
+        return base_url.lower().rstrip("/").endswith(f"/repos/{full_name.lower()}")
+    return False
+
+
 def _job_node(job: JsonObject, run_what: str) -> Node:
-    job_id = _require_int(job, "id", f"{run_what}: a job")
+    job_id = require_int(job, "id", f"{run_what}: a job")
     what = f"{run_what} job {job_id}"
-    name = _optional_str(job, "name", what) or f"job {job_id}"
-    created = _time(job, "created_at", what)
-    started = _time(job, "started_at", what)
-    finished = _time(job, "completed_at", what) if is_finished(job) else None
-    raw = _optional_str(job, "conclusion", what)
+    name = optional_str(job, "name", what) or f"job {job_id}"
+    created = read_time(job, "created_at", what)
+    started = read_time(job, "started_at", what)
+    finished = read_time(job, "completed_at", what) if is_finished(job) else None
+    raw = optional_str(job, "conclusion", what) or optional_str(job, "status", what)
     metrics: dict[str, int | float] = {}
     if created is not None and started is not None:
         metrics["queue_ms"] = max(0, started - created)
@@ -312,9 +254,9 @@ def _job_tags(job: JsonObject, what: str) -> dict[str, str | int]:
         else ""
     )
     return {
-        "url": _optional_str(job, "html_url", what) or "",
-        "runner": _optional_str(job, "runner_name", what) or "",
-        "runner_group": _optional_str(job, "runner_group_name", what) or "",
+        "url": optional_str(job, "html_url", what) or "",
+        "runner": optional_str(job, "runner_name", what) or "",
+        "runner_group": optional_str(job, "runner_group_name", what) or "",
         "runner_labels": label_text,
     }
 
@@ -322,17 +264,17 @@ def _job_tags(job: JsonObject, what: str) -> dict[str, str | int]:
 def _step_node(step: Any, job_what: str) -> Node:
     if not isinstance(step, Mapping):
         raise MalformedRun(f"{job_what}: a step is {type(step).__name__}, not an object")
-    number = _require_int(step, "number", f"{job_what}: a step")
+    number = require_int(step, "number", f"{job_what}: a step")
     what = f"{job_what} step {number}"
-    name = _optional_str(step, "name", what) or f"step {number}"
-    raw = _optional_str(step, "conclusion", what)
+    name = optional_str(step, "name", what) or f"step {number}"
+    raw = optional_str(step, "conclusion", what) or optional_str(step, "status", what)
     return Node(
         kind="step",
         name=name,
         id_part=f"steps/{number}",
         key_part=name,
-        started_ms=_time(step, "started_at", what),
-        finished_ms=_time(step, "completed_at", what),
+        started_ms=read_time(step, "started_at", what),
+        finished_ms=read_time(step, "completed_at", what),
         conclusion=conclusion_of(raw),
         result=raw,
     )

@@ -27,6 +27,7 @@ from ...model import Node, Repo, Run
 from ...pipeline import SkipPolicy
 from ...state import State
 from ...times import iso_to_ms
+from ..paging import listed_items, numbered_pages, total_count
 from .client import GitHubClient, NotFound, web_host
 from .listing import Listed, Window, floor_to, walk
 from .mapping import (
@@ -156,25 +157,22 @@ class GitHubCollector:
 
     def _org_repositories(self, org: str) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
-        page = 1
-        while True:
-            try:
-                items = self.client.get(f"/orgs/{org}/repos", {"per_page": PER_PAGE, "page": page})
-            except NotFound:
-                raise UserError(
-                    f"--org {org!r}: no such organisation visible to this token"
-                ) from None
-            if not isinstance(items, list):
-                raise RemoteError(f"GitHub's repository list of {org} is not a list")
-            for item in items:
-                if isinstance(item, dict) and not item.get("archived"):
-                    owner = item.get("owner")
-                    login = owner.get("login") if isinstance(owner, dict) else org
-                    if isinstance(item.get("name"), str):
-                        found.append((login if isinstance(login, str) else org, item["name"]))
-            if len(items) < PER_PAGE:
-                return sorted(found)
-            page += 1
+        path = f"/orgs/{org}/repos"
+        try:
+            for items in numbered_pages(
+                lambda page: self.client.get(path, {"per_page": PER_PAGE, "page": page}),
+                lambda body, page: listed_items(body, f"GitHub's repository list of {org}"),
+                per_page=PER_PAGE,
+            ):
+                for item in items:
+                    if isinstance(item, dict) and not item.get("archived"):
+                        owner = item.get("owner")
+                        login = owner.get("login") if isinstance(owner, dict) else org
+                        if isinstance(item.get("name"), str):
+                            found.append((login if isinstance(login, str) else org, item["name"]))
+        except NotFound:
+            raise UserError(f"--org {org!r}: no such organisation visible to this token") from None
+        return sorted(found)
 
     # ---- one run ---------------------------------------------------------------------
 
@@ -186,10 +184,7 @@ class GitHubCollector:
         try:
             run = self.client.get(path)
         except NotFound:
-            raise RemoteError(
-                f"run {run_id} of {repo.owner}/{repo.name} not found (or the token lacks "
-                "'actions: read')"
-            ) from None
+            raise self.client.not_found(f"run {run_id} of {repo.owner}/{repo.name}") from None
         if not isinstance(run, dict):
             raise RemoteError(f"GitHub's body for run {run_id} is not an object")
         inside = running_inside(f"{repo.owner}/{repo.name}", run_id, self.env)
@@ -246,7 +241,7 @@ class GitHubCollector:
             if ceiling is not None:
                 span.until = min(span.until, ceiling)
             pending.append(span)
-            self._log_listed(source, listed)
+            self._loglisted_items(source, listed)
         self._advance(state, source, skip, pending, span_since, final=True)
 
     def _plan(self, cursor: dict[str, Any] | None) -> tuple[datetime, datetime]:
@@ -329,23 +324,25 @@ class GitHubCollector:
         return f"{base}/workflows/{self._workflow_id(base, workflow)}/runs", params
 
     def _workflow_id(self, base: str, name: str) -> int:
-        page = 1
-        while True:
-            body = self.client.get(f"{base}/workflows", {"per_page": PER_PAGE, "page": page})
-            items = body.get("workflows") if isinstance(body, dict) else None
-            if not isinstance(items, list):
-                raise RemoteError(f"GitHub's workflow list {base}/workflows is malformed")
-            for item in items:
-                if isinstance(item, dict) and item.get("name") == name:
-                    workflow_id = item.get("id")
-                    if isinstance(workflow_id, int):
-                        return workflow_id
-            if len(items) < PER_PAGE:
-                raise UserError(f"--workflow {name!r}: no workflow of that name or file")
-            page += 1
+        path = f"{base}/workflows"
+        try:
+            for items in numbered_pages(
+                lambda page: self.client.get(path, {"per_page": PER_PAGE, "page": page}),
+                lambda body, page: listed_items(body, f"GitHub's list {path}", "workflows"),
+                per_page=PER_PAGE,
+            ):
+                for item in items:
+                    if isinstance(item, dict) and item.get("name") == name:
+                        workflow_id = item.get("id")
+                        if isinstance(workflow_id, int):
+                            return workflow_id
+        except NotFound:
+            repo = base.removeprefix("/repos/").removesuffix("/actions")
+            raise self.client.not_found(f"repository {repo}") from None
+        raise UserError(f"--workflow {name!r}: no workflow of that name or file")
 
     @staticmethod
-    def _log_listed(source: str, listed: Listed) -> None:
+    def _loglisted_items(source: str, listed: Listed) -> None:
         log.debug("%s: %d runs created %s", source, len(listed.runs), listed.window.query())
 
     # ---- attempts --------------------------------------------------------------------
@@ -402,23 +399,26 @@ class GitHubCollector:
 
     def _jobs(self, repo: Repo, run_id: int, attempt: int) -> list[Any]:
         path = f"/repos/{repo.owner}/{repo.name}/actions/runs/{run_id}/attempts/{attempt}/jobs"
-        jobs: list[Any] = []
-        page = 1
-        while True:
+
+        def fetch(page: int) -> Any:
             params: dict[str, str | int] = {"per_page": PER_PAGE}
             if page > 1:
                 params["page"] = page
-            body = self.client.get(path, params)
+            return self.client.get(path, params)
+
+        def items_of(body: Any, page: int) -> list[Any]:
             items = body.get("jobs") if isinstance(body, dict) else None
             total = body.get("total_count") if isinstance(body, dict) else None
             if not isinstance(items, list) or not isinstance(total, int):
                 raise MalformedRun(
                     f"jobs page {page} of run {run_id} attempt {attempt} is malformed"
                 )
+            return items
+
+        jobs: list[Any] = []
+        for items in numbered_pages(fetch, items_of, per_page=PER_PAGE, total_of=total_count):
             jobs.extend(items)
-            if len(items) < PER_PAGE or len(jobs) >= total:
-                return jobs
-            page += 1
+        return jobs
 
 
 def _skipped_keys(skip: SkipPolicy) -> set[str]:

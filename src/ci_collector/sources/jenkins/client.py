@@ -15,19 +15,28 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import jenkins
 import requests
 from requests import exceptions as req_exc
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from ...errors import ComeBackLater, RemoteError, UserError
+from ...errors import CollectorError, ComeBackLater, RemoteError, UserError
+from ...retry import PacedRetry
+from ...transport import (
+    DEFAULT_MAX_BODY_MB,
+    BodyTooLarge,
+    DeadlinePassed,
+    LimitedAdapter,
+    http_url,
+    limit_session,
+)
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
+from .identity import server_identity
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=BaseException)
 
 PAGE = 100
 """Builds per list request: Jenkins serves `allBuilds` in any range, 100 keeps bodies small."""
@@ -92,6 +101,28 @@ class JobRef:
         return self.path.split("/")
 
 
+def _is_jenkins(response: requests.Response) -> bool:
+    """Jenkins names itself in an ``X-Jenkins`` header on every answer, errors included."""
+    return "x-jenkins" in response.headers
+
+
+def _from_jenkins(exc: BaseException) -> bool:
+    error = _cause(exc, req_exc.HTTPError)
+    return error is not None and error.response is not None and _is_jenkins(error.response)
+
+
+def _cause(exc: BaseException, kind: type[E]) -> E | None:
+    """The first exception of `kind` that `exc` was raised from (or during)."""
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            return None
+        if isinstance(current, kind):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def job_url_path(path: str) -> str:
     """``a/b`` -> ``job/a/job/b/``; names are quoted whole (a branch ``x%2Fy`` stays one)."""
     return "".join(f"job/{quote(name, safe='')}/" for name in path.split("/") if name)
@@ -119,29 +150,31 @@ class JenkinsClient:
         token: str | None,
         timeout: float,
         verify: bool = True,
+        *,
+        retry_seconds: float = 300.0,
+        max_body_mb: float = DEFAULT_MAX_BODY_MB,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise UserError(f"--url {url!r} is not an http(s) URL")
+        http_url("--url", url)  # one line for a malformed --url, before any request
         self.base = url.rstrip("/") + "/"
-        self.host = (parts.netloc + parts.path.rstrip("/")).lower()
+        self.host = server_identity(url)
         """Server identity in natural keys: host plus any path prefix (``ci.acme/jenkins``)."""
         self.server = jenkins.Jenkins(self.base, username=user, password=token, timeout=timeout)
         if not verify:
             self.server._session.verify = False
         # Retry what a busy controller or a flaky proxy gets wrong, a little, before
         # ending the poll with "come back later" (what was delivered is kept).
-        retries = HTTPAdapter(
-            max_retries=Retry(
-                total=2,
-                backoff_factor=0.25,
-                status_forcelist=TRANSIENT_STATUS,
-                allowed_methods=frozenset({"GET"}),
-                raise_on_status=False,
-            )
+        retries = PacedRetry(
+            total=2,
+            status_forcelist=TRANSIENT_STATUS,
+            allowed_methods=frozenset({"GET"}),
+            raise_on_status=False,
+            budget=retry_seconds,
         )
-        self.server._session.mount("http://", retries)
-        self.server._session.mount("https://", retries)
+        adapter = LimitedAdapter(timeout, int(max_body_mb * 1_048_576), max_retries=retries)
+        limit_session(self.server._session, adapter)
+        self._answered = False
+        self._credentials = bool(user and token)
+        """True once Jenkins answered JSON: before that, a wrong answer means a wrong --url."""
         self.requests = 0
         self.server._session.hooks["response"].append(self._count)
         self.blue_ocean = True
@@ -153,13 +186,30 @@ class JenkinsClient:
         """GET ``path`` (relative to the server) as JSON; `BuildGone` on 404."""
         url = self.base + path
         params = {"tree": tree} if tree else None
+        what = what or path
         try:
             response = self.server.jenkins_request(requests.Request("GET", url, params=params))
-        except jenkins.NotFoundException:
-            raise BuildGone(what or path) from None
-        except jenkins.TimeoutException:
+        except jenkins.NotFoundException as exc:
+            if path == "api/json" or not (self._answered or _from_jenkins(exc)):
+                raise self._not_root(path, 404) from None
+            raise BuildGone(what) from None
+        except jenkins.TimeoutException as exc:
+            late = _cause(exc, DeadlinePassed)
+            problem = f"did not finish ({late})" if late else "timed out"
             raise ComeBackLater(
-                f"Jenkins at {self.base} timed out ({what or path}); run again later"
+                f"Jenkins at {self.base} {problem} ({what}); run again later"
+            ) from None
+        except req_exc.TooManyRedirects:
+            raise UserError(
+                f"{self.base} redirects {what} in a loop; check --url (http or https, "
+                "the context path) and the proxy in front of Jenkins"
+            ) from None
+        except BodyTooLarge as exc:
+            raise RemoteError(f"Jenkins at {self.base}: {what}: {exc}") from None
+        except (req_exc.ChunkedEncodingError, req_exc.ContentDecodingError) as exc:
+            raise ComeBackLater(
+                f"Jenkins at {self.base} cut its answer short ({what}: "
+                f"{type(exc).__name__}); run again later"
             ) from None
         except req_exc.ConnectionError as exc:
             reason = untrusted_certificate(exc)
@@ -168,21 +218,29 @@ class JenkinsClient:
             if not self.requests and never_connected(exc):
                 raise RemoteError(f"cannot reach Jenkins at {self.base}") from None
             raise ComeBackLater(
-                f"Jenkins at {self.base} dropped the connection ({what or path}); run again later"
+                f"Jenkins at {self.base} dropped the connection ({what}); run again later"
             ) from None
         except req_exc.HTTPError as exc:
             code = exc.response.status_code if exc.response is not None else 0
             if code in TRANSIENT_STATUS:
                 raise ComeBackLater(
-                    f"Jenkins answered HTTP {code} for {what or path}; run again later"
+                    f"Jenkins answered HTTP {code} for {what}; run again later"
                 ) from None
-            raise RemoteError(f"Jenkins answered HTTP {code} for {what or path}") from None
+            if not self._answered and exc.response is not None and not _is_jenkins(exc.response):
+                raise self._not_root(path, code) from None
+            raise RemoteError(f"Jenkins answered HTTP {code} for {what}") from None
         except jenkins.JenkinsException as exc:
             # python-jenkins words a 500 like a 401/403 ("Possibly authentication failed")
             status = re.search(r"\[(\d{3})\]", str(exc))
+            code = status.group(1) if status else "401/403"
             if status is not None and int(status.group(1)) in TRANSIENT_STATUS:
                 raise ComeBackLater(
-                    f"Jenkins answered HTTP {status.group(1)} for {what or path}; run again later"
+                    f"Jenkins answered HTTP {status.group(1)} for {what}; run again later"
+                ) from None
+            if "authentication" in str(exc).lower() and not self._credentials:
+                raise UserError(
+                    f"Jenkins at {self.base} asks to log in (HTTP {code} for /{path}): "
+                    "set JENKINS_USER and JENKINS_API_TOKEN"
                 ) from None
             if "authentication" in str(exc).lower():
                 raise UserError(
@@ -190,15 +248,30 @@ class JenkinsClient:
                     "(check JENKINS_USER and JENKINS_API_TOKEN)"
                 ) from None
             raise RemoteError(f"Jenkins request failed: {str(exc).splitlines()[0]}") from None
+        except requests.RequestException as exc:  # anything else requests can say
+            raise RemoteError(f"Jenkins at {self.base}: {what}: {type(exc).__name__}") from None
         except ValueError:
             # python-jenkins parses the crumbIssuer answer itself: an HTML page fails here
-            raise self._not_json(what or path) from None
+            raise self._not_json(what, path) from None
         try:
-            return json.loads(response.text)
+            body = json.loads(response.text)
         except ValueError:
-            raise self._not_json(what or path) from None
+            raise self._not_json(what, path) from None
+        self._answered = True
+        return body
 
-    def _not_json(self, what: str) -> RemoteError:
+    def _not_root(self, path: str, status: int) -> UserError:
+        return UserError(
+            f"{self.base} is not a Jenkins root (HTTP {status} for /{path}); "
+            "check --url and the context path"
+        )
+
+    def _not_json(self, what: str, path: str) -> CollectorError:
+        if not self._answered:  # the very first answer: a login page, a proxy, not Jenkins
+            return UserError(
+                f"{self.base} is not a Jenkins root (a page that is not JSON for /{path}, "
+                "a login page?); check --url and the context path"
+            )
         return RemoteError(
             f"{self.base} answered something that is not JSON for {what} "
             "(is --url the Jenkins root, and are the credentials right?)"

@@ -17,7 +17,7 @@ from typing import Any
 from ...model import Repo, Run
 from ...pipeline import SkipPolicy
 from ...state import State
-from ..repos import RepoMap
+from ..repos import ForeignHosts, RepoMap
 from .client import PAGE, BuildGone, JenkinsClient, JobRef
 from .mapping import (
     BuildContext,
@@ -65,6 +65,9 @@ class JenkinsCollector:
         self.options = options
         self.builds_listed = 0
         self.builds_sent = 0
+        self.foreign = ForeignHosts(
+            "map the job to its GitHub mirror with --repo-map, or use --repo"
+        )
 
     def source_name(self, job: JobRef) -> str:
         return f"jenkins:{self.client.host}/{job.path}"
@@ -75,8 +78,14 @@ class JenkinsCollector:
         return self.client.discover()
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
+        downstream: list[Run] = []
         for job in self.jobs():
-            yield from self._poll(job, state, skip)
+            for run in self._poll(job, state, skip):
+                if run.external_parent is None:
+                    yield run
+                else:
+                    downstream.append(run)  # its upstream may be in a job polled later
+        yield from upstream_first(downstream)
         log.info(
             "jenkins: %d requests, %d builds listed, %d builds sent",
             self.client.requests,
@@ -112,6 +121,7 @@ class JenkinsCollector:
             if not self._needs_next_page(page, poll):
                 break
             start += PAGE
+        self.foreign.report(skip)
         pending = {n for n in poll.sent if not state.is_delivered(self._key(job, n))}
         state.set_cursor(
             source,
@@ -210,6 +220,8 @@ class JenkinsCollector:
                 "property); use --repo or --repo-map",
             )
             return None
+        if self.foreign.holds(job.path, name, repo):
+            return None
         branch_job = job.branch_job or is_branch_build(build)
         describe: Any = None
         blue: Any = None
@@ -227,3 +239,23 @@ class JenkinsCollector:
         except (MalformedBuild, ValueError, TypeError, KeyError, AttributeError) as exc:
             skip(name, f"unexpected JSON from Jenkins ({exc})")
             return None
+
+
+def upstream_first(runs: list[Run]) -> Iterator[Run]:
+    """Downstream builds, each after any upstream of it among them (then in poll order).
+
+    Roots were handed on already; this orders chains of triggers collected in one poll,
+    so a body never carries a build before the build that triggered it.
+    """
+    waiting = list(runs)
+    while waiting:
+        keys = {run.natural_key for run in waiting}
+        ready = [
+            run
+            for run in waiting
+            if run.external_parent is None or run.external_parent.natural_key not in keys
+        ]
+        if not ready:  # a cycle of triggers cannot happen; never loop on bad data
+            ready = waiting
+        yield from ready
+        waiting = [run for run in waiting if run not in ready]

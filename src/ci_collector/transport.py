@@ -1,0 +1,367 @@
+"""What every HTTP client here gets besides retries: a total deadline and a body cap.
+
+``--timeout`` bounds each socket read, so a server (or proxy) trickling a byte a second
+never trips it, and every client read whole bodies into memory. Here each request gets
+a total deadline (`request_deadline` of its ``--timeout``, never past the invocation's
+``--deadline``) and a body is read in chunks up to ``--max-body``. The limits are
+installed through the libraries' own hooks: a requests `HTTPAdapter` (PyGithub and
+python-jenkins use requests) and an httpx transport, so no client writes its own loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import math
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import httpcore
+import httpx
+import requests
+from requests import exceptions as req_exc
+from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as u3_exc
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .errors import UserError
+from .retry import invocation_remaining
+
+DEFAULT_MAX_BODY_MB = 64.0
+DEADLINE_PER_TIMEOUT = 10
+"""A request may take this many ``--timeout``s in total (reads, waits between bytes)."""
+_CHUNK = 64 * 1024
+
+
+def http_url(option: str, text: str) -> urllib.parse.SplitResult:
+    """`text` as an http(s) URL with a host and a valid port, or one line naming `option`."""
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018  # raises on a port out of range or not a number
+    except ValueError as exc:
+        raise UserError(f"{option} {text!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"{option} {text!r} is not an http(s) URL")
+    return parts
+
+
+def request_deadline(timeout: float) -> float:
+    """Seconds one request may take from first byte sent to last byte read."""
+    return max(timeout * DEADLINE_PER_TIMEOUT, 1.0)
+
+
+# ---- the deadline of one request -------------------------------------------------------
+
+
+class Deadline:
+    """One request's total time: sockets it uses are shut down when it passes."""
+
+    def __init__(self, seconds: float) -> None:
+        left = max(invocation_remaining(), 0.0)
+        self.by_invocation = left < seconds
+        """The invocation's ``--deadline`` comes first, not this request's own."""
+        self.seconds = min(seconds, left)
+        self.expires = time.monotonic() + self.seconds
+        self.expired = False
+        self.done = False
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+
+    def remaining(self) -> float:
+        return self.expires - time.monotonic()
+
+    def track(self, connection: Any) -> None:
+        """Remember a connection this request uses; refuse new ones once expired."""
+        with self._lock:
+            if self.expired or self.remaining() <= 0:
+                self.expired = True
+                raise u3_exc.ProtocolError("the request's deadline passed")
+            self._connections.append(connection)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.expired = True
+            for connection in self._connections:
+                sock = getattr(connection, "sock", None)
+                if isinstance(sock, socket.socket):
+                    with contextlib.suppress(OSError):  # already closed
+                        # the plain socket's shutdown, not SSLSocket's: a reader in another
+                        # thread then sees end-of-stream and fails at once
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done = True
+
+
+class _Watchdog:
+    """One thread that expires deadlines, shared by every client of the process."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: Deadline) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (deadline.expires, id(deadline), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="http-deadline", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and (self._heap[0][2].done):
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                _, _, deadline = heapq.heappop(self._heap)
+            deadline.expire()
+
+
+_WATCHDOG = _Watchdog()
+_current = threading.local()
+
+
+@contextlib.contextmanager
+def deadline_scope(seconds: float) -> Iterator[Deadline]:
+    """Connections used by this thread inside the block are cut when `seconds` pass."""
+    deadline = Deadline(seconds)
+    outer = getattr(_current, "deadline", None)
+    _current.deadline = deadline
+    if math.isfinite(deadline.expires):
+        _WATCHDOG.watch(deadline)
+    try:
+        yield deadline
+    finally:
+        deadline.finish()
+        _current.deadline = outer
+
+
+class DeadlinePassed(req_exc.Timeout):
+    """The request did not finish within its total deadline (a trickling server)."""
+
+
+class BodyTooLarge(req_exc.RequestException):
+    """The answer was larger than ``--max-body``: cut off, not read into memory."""
+
+
+# ---- requests (PyGithub, python-jenkins) -----------------------------------------------
+
+
+def _track(connection: Any) -> Any:
+    deadline: Deadline | None = getattr(_current, "deadline", None)
+    if deadline is not None:
+        deadline.track(connection)
+    return connection
+
+
+class _TrackedHTTPPool(HTTPConnectionPool):
+    """Hands each connection it lends to the current request's deadline.
+
+    The connection classes stay urllib3's (so recorders such as vcrpy still see them).
+    """
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _track(super()._get_conn(timeout))
+
+
+class _TrackedHTTPSPool(HTTPSConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _track(super()._get_conn(timeout))
+
+
+class LimitedAdapter(HTTPAdapter):
+    """A requests adapter whose every request has a total deadline and a body cap."""
+
+    def __init__(self, timeout: float, max_body: int, **kwargs: Any) -> None:
+        self.total_seconds = request_deadline(timeout)
+        self.max_body = max_body
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _TrackedHTTPPool,
+            "https": _TrackedHTTPSPool,
+        }
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        with deadline_scope(self.total_seconds) as deadline:
+            try:
+                response = super().send(request, stream=stream, **kwargs)
+                if not stream:
+                    _read_capped(response, self.max_body)
+            except req_exc.RequestException as exc:
+                if deadline.expired:
+                    raise DeadlinePassed(_late(deadline)) from exc
+                raise
+            if deadline.expired:
+                raise DeadlinePassed(_late(deadline))
+        return response
+
+
+def _late(deadline: Deadline) -> str:
+    if deadline.by_invocation:
+        return "no complete answer before this invocation's --deadline"
+    return f"no complete answer within {deadline.seconds:g}s"
+
+
+def _too_large(limit: int) -> str:
+    return f"answer larger than --max-body {limit / 1_048_576:g} MB"
+
+
+def _read_capped(response: requests.Response, limit: int) -> None:
+    """Read the body now, in chunks, refusing more than `limit` bytes."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        response.close()
+        raise BodyTooLarge(_too_large(limit))
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.raw.stream(_CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+    except u3_exc.ProtocolError as exc:
+        raise req_exc.ChunkedEncodingError(exc) from exc
+    except u3_exc.DecodeError as exc:
+        raise req_exc.ContentDecodingError(exc) from exc
+    except (u3_exc.ReadTimeoutError, u3_exc.SSLError, OSError) as exc:
+        raise req_exc.ConnectionError(exc) from exc
+    if size > limit:
+        response.close()
+        raise BodyTooLarge(_too_large(limit))
+    response._content = b"".join(chunks)
+    response._content_consumed = True  # type: ignore[attr-defined]
+
+
+def limit_session(session: requests.Session, adapter: LimitedAdapter) -> None:
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+
+
+# ---- httpx (CircleCI, Trunk) -----------------------------------------------------------
+
+
+class ResponseTooLarge(httpx.TransportError):
+    """httpx's side of `BodyTooLarge`."""
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read waits no longer than the request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def _bounded(self, timeout: float | None) -> float | None:
+        deadline: Deadline | None = getattr(_current, "deadline", None)
+        if deadline is None:
+            return timeout
+        left = deadline.remaining()
+        if left <= 0:
+            deadline.expired = True
+            raise httpcore.ReadTimeout(_late(deadline))
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._bounded(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, self._bounded(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_tcp(*args, **kwargs))
+
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_unix_socket(*args, **kwargs))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class LimitedTransport(httpx.HTTPTransport):
+    """An httpx transport with a total deadline per request and a body cap."""
+
+    def __init__(self, timeout: float, max_body: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.total_seconds = request_deadline(timeout)
+        self.max_body = max_body
+        pool = getattr(self, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.NetworkBackend):  # httpcore 1.x; else no deadline
+            pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with deadline_scope(self.total_seconds) as deadline:
+            try:
+                response = super().handle_request(request)
+                body = self._read_capped(response)
+            except httpx.TimeoutException as exc:
+                if deadline.expired or deadline.remaining() <= 0:
+                    raise httpx.ReadTimeout(_late(deadline), request=request) from exc
+                raise
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=body,
+            extensions=response.extensions,
+            request=request,
+        )
+
+    def _read_capped(self, response: httpx.Response) -> bytes:
+        try:
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > self.max_body:
+                raise ResponseTooLarge(_too_large(self.max_body))
+            body = bytearray()
+            for chunk in response.iter_raw():
+                body += chunk
+                if len(body) > self.max_body:
+                    raise ResponseTooLarge(_too_large(self.max_body))
+            return bytes(body)
+        finally:
+            response.close()
+
+
+def limited_httpx_client(
+    timeout: float, max_body: int, *, verify: bool = True, **kwargs: Any
+) -> httpx.Client:
+    """An `httpx.Client` with ``--timeout`` per read, a total deadline and a body cap."""
+    transport = LimitedTransport(timeout, max_body, verify=verify)
+    return httpx.Client(timeout=timeout, verify=verify, transport=transport, **kwargs)
