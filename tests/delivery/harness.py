@@ -7,19 +7,15 @@ platform collectors do.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from ci_collector import logs
-from ci_collector.cli import cli, main
+from ci_collector.cli import cli
 from ci_collector.commands.common import DeliveryConfig, collect, delivery_options
 from ci_collector.model import Run
+from tests.conftest import run_cli
 from tests.runs import make_run
 
 RUNS: list[Run] = []
@@ -48,9 +44,6 @@ def tiny(**options: Any) -> int:
     )
 
 
-cli.add_command(tiny)
-
-
 @dataclass
 class Result:
     code: int
@@ -63,28 +56,11 @@ class Result:
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
-    """`ci_collector.cli.main(args)`: exit code, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with _env(env or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        logs.configure(0, False, "text")  # bind the log handler to this stderr
-        try:
-            main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    return Result(code, out.getvalue(), err.getvalue())
-
-
-@contextlib.contextmanager
-def _env(values: dict[str, str]) -> Iterator[None]:
-    names = [n for n in os.environ if n.startswith(("TRUNK_", "CI_COLLECTOR_", "JENKINS_"))]
-    saved = {name: os.environ[name] for name in names}
-    for name in names:
-        del os.environ[name]
-    os.environ.update(values)
+    """`ci_collector.cli.main(args)` in this process (tests/inprocess.py: environment,
+    logging and secrets put back afterwards): exit code, stdout, stderr."""
+    cli.add_command(tiny)  # only for this call: other tests see the group as shipped
     try:
-        yield
+        done = run_cli(*args, env=env)
     finally:
-        for name in values:
-            os.environ.pop(name, None)
-        os.environ.update(saved)
+        cli.commands.pop("tiny", None)
+    return Result(done.returncode, done.stdout, done.stderr)
