@@ -33,7 +33,7 @@ sys.path[:0] = [str(HERE), str(ROOT / "src"), str(ROOT)]
 import httpx  # noqa: E402
 from history import GitHubShape, JenkinsShape  # noqa: E402
 from serve import TOKEN  # noqa: E402
-from throughput import map_rates, upload_rate  # noqa: E402
+from throughput import map_rates, otlp_rates, upload_rate  # noqa: E402
 
 DAY_MS = 86_400_000
 BACKFILL_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -505,7 +505,35 @@ def throughput(srv: Servers, sizes: Sizes) -> list[Figure]:
             "(encode + batch + POST over loopback)",
         ),
     ]
-    return figures
+    return figures + otlp_figures(srv, sizes)
+
+
+def otlp_figures(srv: Servers, sizes: Sizes) -> list[Figure]:
+    """The OTLP sink beside Trunk's: the same chains, as protobuf spans."""
+    srv.reset(srv.trunk)
+    otlp = otlp_rates(srv.trunk, sizes.throughput_runs, sizes.jobs, sizes.steps)
+    received = srv.received()
+    return [
+        Figure(
+            "OTLP encode alone (events -> spans -> protobuf bytes)",
+            round(otlp["encode"]),
+            "spans/s",
+            "",
+            None,
+            False,
+            "chain_spans + export_request + SerializeToString, one core",
+        ),
+        Figure(
+            "upload to the local receiver (OtlpSink)",
+            round(otlp["rate"]),
+            "spans/s",
+            ">= 20,000",
+            otlp["rate"] >= 20_000 and received.get("events") == otlp["spans"],
+            False,
+            f"{otlp['spans']} spans in {received.get('bodies')} bodies of 512 "
+            "(encode + batch + POST over loopback, receiver decodes)",
+        ),
+    ]
 
 
 def report_timing(quick: bool) -> list[Figure]:

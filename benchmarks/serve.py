@@ -53,6 +53,7 @@ from tests.servers.jenkins import JenkinsStandIn  # noqa: E402
 
 TOKEN = "bench-trunk-token-0123456789"
 TRACK_EVENTS = "/v1/metrics/trackEvents"
+OTLP_TRACES = "/v1/traces"
 
 
 # ---- the caching, counting front ---------------------------------------------------
@@ -217,6 +218,8 @@ class Receiver:
                     {"events": self.events, "bytes": self.bytes, "bodies": self.bodies}
                 ).encode(),
             )
+        if request.method == "POST" and request.path == OTLP_TRACES:
+            return self._otlp(request)
         if request.method != "POST" or request.path != TRACK_EVENTS:
             return Reply(404, b'{"error":"not found"}')
         if request.headers.get("x-api-token") != TOKEN:
@@ -226,6 +229,17 @@ class Receiver:
         self.bytes += len(request.body)
         self.bodies += 1
         return Reply(200, b'{"ok":true}')
+
+    def _otlp(self, request: Request) -> Reply:
+        """An OTLP/HTTP traces endpoint: decodes each body, counts its spans as events."""
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as otlp
+
+        body = otlp.ExportTraceServiceRequest.FromString(request.body)
+        self.events += sum(len(s.spans) for r in body.resource_spans for s in r.scope_spans)
+        self.bytes += len(request.body)
+        self.bodies += 1
+        answer = otlp.ExportTraceServiceResponse().SerializeToString()
+        return Reply(200, answer, {"Content-Type": "application/x-protobuf"})
 
 
 # ---- the process -----------------------------------------------------------------------

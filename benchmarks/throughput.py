@@ -25,6 +25,8 @@ from history import (
 from ci_collector.mapper import map_run
 from ci_collector.model import Repo, Run
 from ci_collector.sinks.base import Chain, encode
+from ci_collector.sinks.otlp import OtlpSink, OtlpTransport
+from ci_collector.sinks.otlp.encoder import chain_spans, export_request
 from ci_collector.sinks.trunk import TrunkSink
 from ci_collector.sources.github.mapping import build_run, slim_run
 from ci_collector.sources.jenkins.mapping import BuildContext, map_build
@@ -130,3 +132,37 @@ def upload_rate(trunk_url: str, token: str, runs: int, jobs: int, steps: int) ->
     sink.close()
     assert delivered == len(mapped), "every chain must be reported delivered"
     return {"rate": events / seconds, "events": events, "seconds": seconds}
+
+
+def otlp_rates(receiver_url: str, runs: int, jobs: int, steps: int) -> dict[str, float]:
+    """The OTLP sink: spans/s encoded to protobuf bytes alone, and sent over loopback."""
+    mapped = [
+        (run.natural_key, map_run(run))
+        for run in (
+            build_run(REPO, slim_run(run), items, source=SOURCE)
+            for run, items in github_inputs(runs, jobs, steps)
+        )
+    ]
+    spans = sum(len(events) for _, events in mapped)
+
+    def encode_only() -> int:
+        for start in range(0, len(mapped), 10):  # ~560 spans a body, as the sink batches
+            group = mapped[start : start + 10]
+            export_request(
+                ((REPO, chain_spans(k, REPO, e)) for k, e in group), {}
+            ).SerializeToString()
+        return spans
+
+    encoded = _best(3, encode_only)
+    transport = OtlpTransport(receiver_url + "/v1/traces", {})
+    sink = OtlpSink(transport)
+    sink.add(Chain("warm", REPO, []))
+    began = time.perf_counter()
+    delivered = 0
+    for key, events in mapped:
+        delivered += len(sink.add(Chain(key, REPO, events, SOURCE, "f")))
+    delivered += len(sink.flush())
+    seconds = time.perf_counter() - began
+    sink.close()
+    assert delivered == len(mapped), "every chain must be reported delivered"
+    return {"encode": encoded, "rate": spans / seconds, "spans": spans, "seconds": seconds}

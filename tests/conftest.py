@@ -19,7 +19,7 @@ SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
 """Real recorded API responses (third-party data): read in place, never copied here."""
 CASSETTES = ROOT / "cassettes"
 IN_CI = os.environ.get("CI") == "true"
-ISOLATED_PREFIXES = ("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_")
+ISOLATED_PREFIXES = ("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_", "OTEL_")
 """The CLI's own variables: a developer's real tokens must never reach a test run."""
 
 # CI replays the same examples every time and keeps no example database between runs.

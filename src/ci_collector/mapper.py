@@ -10,10 +10,9 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .model import Conclusion, Node, Run, TagValue
+from .model import Conclusion, Node, Run
 from .trunk import (
     MAX_RUN_SPAN_MS,
     MAX_SEQUENCE_KEY,
@@ -82,7 +81,9 @@ def map_run(run: Run) -> list[EventDict]:
             "eventId": event_id(run.external_parent.natural_key),
             "sequenceKey": fit_sequence_key(run.external_parent.sequence_key),
         }
-    chain_tags = {k: root.tags[k] for k in CHAIN_TAGS if root.tags.get(k, "") != ""}
+    chain_tags: list[KeyValueDict] = [
+        {"k": k, "v": root.tags[k]} for k in CHAIN_TAGS if root.tags.get(k, "") != ""
+    ]
     events: list[EventDict] = []
     context = _Context(run.platform, chain_id, chain_tags, window, events, set())
     _emit(
@@ -105,7 +106,7 @@ class _Context:
 
     platform: str
     chain_id: str
-    chain_tags: dict[str, TagValue]
+    chain_tags: list[KeyValueDict]
     window: tuple[int, int]
     out: list[EventDict]
     taken: set[str]
@@ -237,9 +238,12 @@ def _metrics(node: Node, duration_ms: int) -> list[KeyValueDict]:
     return metrics
 
 
-def _tags(node: Node, repaired: bool, chain_tags: dict[str, TagValue]) -> list[KeyValueDict]:
+def _tags(node: Node, repaired: bool, chain_tags: list[KeyValueDict]) -> list[KeyValueDict]:
     tags: list[KeyValueDict] = [{"k": k, "v": v} for k, v in node.tags.items() if v != ""]
-    tags.extend({"k": k, "v": v} for k, v in chain_tags.items() if k not in node.tags)
+    if node.tags:
+        tags.extend(tag for tag in chain_tags if tag["k"] not in node.tags)
+    else:
+        tags.extend(chain_tags)
     if node.result is not None and "result" not in node.tags:
         tags.append({"k": "result", "v": node.result})
     if repaired:
@@ -254,7 +258,8 @@ def plausible_window(root: Node) -> tuple[int, int]:
     A platform that says a job "completed" in year 9999, or a run "started" in 1999,
     is wrong about that one time; the median of the tree's times is not.
     """
-    values = sorted(_all_times(root))
+    values = _all_times(root)
+    values.sort()
     if not values:
         return PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS
     middle = values[(len(values) - 1) // 2]
@@ -264,12 +269,17 @@ def plausible_window(root: Node) -> tuple[int, int]:
     )
 
 
-def _all_times(node: Node) -> Iterator[int]:
-    for value in (node.started_ms, node.finished_ms):
-        if value is not None and PLAUSIBLE_FROM_MS <= value < PLAUSIBLE_UNTIL_MS:
-            yield value
-    for child in node.children:
-        yield from _all_times(child)
+def _all_times(root: Node) -> list[int]:
+    """Every time in the tree inside the absolute bounds (a loop: this runs per run)."""
+    found: list[int] = []
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        for value in (node.started_ms, node.finished_ms):
+            if value is not None and PLAUSIBLE_FROM_MS <= value < PLAUSIBLE_UNTIL_MS:
+                found.append(value)
+        pending.extend(node.children)
+    return found
 
 
 def _known(value: int | None, window: tuple[int, int]) -> int | None:

@@ -72,7 +72,9 @@ def cli_env(world: World) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_"))
+        if not key.startswith(
+            ("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_", "OTEL_")
+        )
     }
     env.update(PYTHONPATH=str(ROOT / "src"), TRUNK_API_TOKEN=TOKEN, **world.env)
     return env

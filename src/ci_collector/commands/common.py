@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import logs, secrets
+from ..destinations import OTLP_NAMESPACE, TRUNK_NAMESPACE, CombinedState, FanOut, Ledger
 from ..errors import EXIT_PARTIAL, CollectorError, ComeBackLater, RemoteError, UserError
 from ..model import Run
 from ..pipeline import SkipPolicy, Summary, deliver
@@ -26,9 +27,11 @@ from ..progress import Progress
 from ..retry import set_invocation_deadline
 from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
 from ..sinks.base import BodyRefused, Chain
+from ..sinks.otlp import OtlpSettings, OtlpSink, OtlpTransport, otlp_json_sink
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import LOCK_MAX_AGE_SECONDS, State, StateBusy, default_state_path, state_failure
 from ..transport import DEADLINE_PER_TIMEOUT, DEFAULT_MAX_BODY_MB
+from .otlp_options import otlp_options, pop_otlp_settings
 from .trunk_config import (
     Refused,
     check_dead_letter_path,
@@ -213,7 +216,7 @@ def delivery_options(func: F) -> F:
     ]
     for option in reversed(options):
         func = option(func)
-    return logging_options(func)
+    return logging_options(otlp_options(func))
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,8 @@ class DeliveryConfig:
     store: bool = False
     deadline: float | None = None
     max_body: float = DEFAULT_MAX_BODY_MB
+    output_format: str = "jsonl"
+    otlp: OtlpSettings | None = None
     trunk_ca_bundle: str | None = None
     trunk_insecure: bool = False
     max_lock_age: float = LOCK_MAX_AGE_SECONDS
@@ -240,10 +245,14 @@ class DeliveryConfig:
     def from_options(cls, options: dict[str, Any]) -> DeliveryConfig:
         """Pop the shared options out of a command's keyword arguments."""
         logs.configure(options.pop("verbose"), options.pop("quiet"), options.pop("log_format"))
-        values = {name: options.pop(name) for name in cls.__dataclass_fields__ if name in options}
+        otlp = pop_otlp_settings(options)
+        names = [name for name in cls.__dataclass_fields__ if name != "otlp" and name in options]
+        values = {name: options.pop(name) for name in names}
         values["trunk_token"] = secrets.clean_token("TRUNK_API_TOKEN", values["trunk_token"])
         values["trunk_url"] = check_trunk_url(values["trunk_url"])
-        config = cls(**values)
+        config = cls(**values, otlp=otlp)
+        if config.output_format != "jsonl" and config.output is None:
+            raise UserError("--format applies to --output (a dry run); add --output FILE")
         set_invocation_deadline(config.deadline)
         if config.insecure:
             log.warning("TLS certificate verification is OFF (--insecure)")
@@ -288,8 +297,18 @@ def open_state(config: DeliveryConfig) -> State:
     if config.dry_run:
         return State(":memory:")
     # Only-local runs are remembered apart from Trunk deliveries: a token added later
-    # still sends everything the local store already has.
-    return State(state_path(config), namespace="" if config.trunk_token else STORE_NAMESPACE)
+    # still sends everything the local store already has. Each remote destination has
+    # its own namespace too (see destinations.py).
+    namespaces = remote_namespaces(config) or [STORE_NAMESPACE]
+    if len(namespaces) > 1:
+        return CombinedState(state_path(config), namespaces)
+    return State(state_path(config), namespace=namespaces[0])
+
+
+def remote_namespaces(config: DeliveryConfig) -> list[str]:
+    """The state namespace of each remote destination: Trunk ``""``, OTLP ``otlp:``."""
+    found = [TRUNK_NAMESPACE] if config.trunk_token else []
+    return [*found, OTLP_NAMESPACE] if config.otlp is not None and config.otlp.enabled else found
 
 
 def build_sink(
@@ -301,11 +320,54 @@ def build_sink(
     if config.output is not None:
         if config.store:
             raise UserError("--store cannot be combined with --output (a dry run stores nothing)")
+        if config.output_format == "otlp-json":
+            otlp = config.otlp or OtlpSettings("", "")
+            return otlp_json_sink(config.output, otlp.resource, otlp.batch_spans)
         return JsonlSink(config.output, batch_events=config.batch_size)
+    if config.otlp is not None and config.otlp.enabled:
+        return _with_otlp(config, config.otlp, store_path)
     if not config.trunk_token:
         return StoreSink(store_path)
-    trunk = TrunkSink(
-        config.trunk_token,
+    trunk = _trunk_sink(config, config.trunk_token)
+    trunk.on_refused = on_refused  # quarantine bookkeeping (Trunk alone, or with the store)
+    return TeeSink(trunk, StoreSink(store_path)) if config.store else trunk
+
+
+def _with_otlp(config: DeliveryConfig, otlp: OtlpSettings, store_path: Path) -> Sink:
+    """OTLP alone, or beside Trunk; each remote remembers its deliveries (`Ledger`).
+
+    The local store gets a copy only with ``--store``, as with Trunk.
+    """
+    transport = OtlpTransport(
+        otlp.url,
+        otlp.headers,
+        display_url=otlp.display_url,
+        gzip_bodies=otlp.gzip,
+        timeout=config.timeout,
+        retry_budget=config.retry_seconds,
+        verify=not config.insecure,
+    )
+    dead = dead_letter_path(config)
+    otlp_sink: Sink = OtlpSink(
+        transport,
+        resource_attributes=otlp.resource,
+        batch_spans=otlp.batch_spans,
+        dead_letter_path=dead.with_name(f"{dead.stem}.otlp{dead.suffix or '.jsonl'}"),
+    )
+    sinks: list[Sink] = [otlp_sink]
+    if config.trunk_token:
+        trunk: Sink = _trunk_sink(config, config.trunk_token)
+        path = state_path(config)
+        trunk = Ledger(trunk, State(path, TRUNK_NAMESPACE))
+        sinks = [trunk, Ledger(otlp_sink, State(path, OTLP_NAMESPACE))]
+    if config.store:
+        sinks.append(StoreSink(store_path))
+    return sinks[0] if len(sinks) == 1 else FanOut(sinks)
+
+
+def _trunk_sink(config: DeliveryConfig, token: str) -> TrunkSink:
+    return TrunkSink(
+        token,
         config.trunk_url,
         batch_events=config.batch_size,
         dead_letter_path=dead_letter_path(config),
@@ -313,8 +375,6 @@ def build_sink(
         retry_budget=config.retry_seconds,
         verify=config.trunk_verify(),
     )
-    trunk.on_refused = on_refused
-    return TeeSink(trunk, StoreSink(store_path)) if config.store else trunk
 
 
 def collect(config: DeliveryConfig, source: RunSource) -> int:
@@ -396,15 +456,18 @@ def _interactive(config: DeliveryConfig) -> bool:
 
 def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
     verb = "wrote" if config.dry_run else "stored" if isinstance(sink, StoreSink) else "sent"
+    unit = getattr(sink, "unit", "events")  # an OTLP sink counts spans
     line = (
-        f"{verb} {sink.stats.events_sent} events of {summary.delivered_runs} runs "
+        f"{verb} {sink.stats.events_sent} {unit} of {summary.delivered_runs} runs "
         f"in {sink.stats.requests} requests"
     )
-    if isinstance(sink, StoreSink | TeeSink):
+    if isinstance(sink, StoreSink | TeeSink) or config.store:
         line += f"; local store {state_path(config)} (see `ci-collector report`)"
     if summary.skipped:
         line += f"; {len(summary.skipped)} runs skipped (see warnings)"
-    if sink.stats.dead_lettered_events:
+    if sink.stats.dead_lettered_events and config.otlp is not None and config.otlp.enabled:
+        line += f"; {sink.stats.dead_lettered_events} refused (see errors for where they are kept)"
+    elif sink.stats.dead_lettered_events:
         line += (
             f"; {sink.stats.dead_lettered_events} events refused by Trunk, "
             f"kept in {dead_letter_path(config)}"

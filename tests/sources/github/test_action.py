@@ -45,6 +45,8 @@ def test_every_input_reaches_the_shell_through_env() -> None:
         "repo",
         "trunk-url",
         "output",
+        "otlp-endpoint",
+        "otlp-headers",
     }
     assert ACTION["inputs"]["github-token"]["default"] == "${{ github.token }}"
     assert ACTION["outputs"]["events"]["value"] == "${{ steps.collect.outputs.events }}"

@@ -341,3 +341,40 @@ def test_stage_ids_stay_where_they_were() -> None:
         event_id("ci.example/p/3"),
         event_id("ci.example/p/3/stages/6"),
     ]
+
+
+# ---- plausible times -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "duration"),
+    [
+        (253_402_300_000_000, 5_000),  # a build "started" in year 9999
+        (915_148_800_000, 5_000),  # ... in 1999
+        (1_700_000_000_000, 250_000_000_000_000),  # "finished" in year 9900
+    ],
+)
+def test_an_implausible_build_time_is_repaired_from_its_stages_and_tagged(
+    timestamp: int, duration: int
+) -> None:
+    start = 1_700_000_000_100
+    describe = {
+        "stages": [
+            stage(6, "Build", "SUCCESS", start, 1_000),
+            stage(7, "Test", "SUCCESS", start + 1_000, 2_000),
+        ]
+    }
+    build = {
+        "_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
+        "number": 3,
+        "result": "SUCCESS",
+        "timestamp": timestamp,
+        "duration": duration,
+        "url": "http://ci.example/job/p/3/",
+    }
+    root, *stages = map_run(map_build(build, context("p"), describe))
+    plausible_start = timestamp == 1_700_000_000_000
+    assert root["createdAt"] == (timestamp if plausible_start else start)
+    assert root["finishedAt"] == start + 3_000  # the last stage's end
+    assert tags(root)["timestamps_repaired"] == "true"
+    assert [s["createdAt"] for s in stages] == [start, start + 1_000]

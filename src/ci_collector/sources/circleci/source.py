@@ -59,7 +59,9 @@ class CircleCISource:
     lookback: timedelta = timedelta(days=3)
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     _foreign: ForeignHosts = field(
-        default_factory=lambda: ForeignHosts("Trunk cannot file it; collect a GitHub project")
+        default_factory=lambda: ForeignHosts(
+            "collect the project's GitHub mirror instead (--project-slug gh/ORG/REPO)"
+        )
     )
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:

@@ -259,7 +259,7 @@ class GitHubClient:
         until = ms_to_iso(int(resume * 1000))
         if not wait <= self.max_wait:  # also an absurd (infinite) Retry-After
             raise ComeBackLater(
-                f"GitHub {kind} reached; it resets at {until} (in {wait:.0f}s, more than "
+                f"GitHub {kind} reached; it resets at {until} (in {_span(wait)}, more than "
                 f"--max-wait {self.max_wait:.0f}s); what was sent is saved, run again then"
             )
         log.warning("GitHub %s reached; waiting %.0fs (until %s)", kind, wait, until)
@@ -332,6 +332,11 @@ def _install_adapter(requester: Any, adapter: LimitedAdapter, timeout: float) ->
         return made
 
     setattr(requester, attribute, connection)
+
+
+def _span(seconds: float) -> str:
+    """A wait as people read it; a Retry-After of centuries is not worth spelling out."""
+    return f"{seconds:.0f}s" if seconds < 10**7 else "more than 100 days"
 
 
 def _int_header(headers: Mapping[str, Any], name: str) -> int | None:

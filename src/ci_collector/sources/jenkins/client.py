@@ -195,10 +195,8 @@ class JenkinsClient:
             raise BuildGone(what) from None
         except jenkins.TimeoutException as exc:
             late = _cause(exc, DeadlinePassed)
-            problem = f"did not finish ({late})" if late else "timed out"
-            raise ComeBackLater(
-                f"Jenkins at {self.base} {problem} ({what}); run again later"
-            ) from None
+            problem = f"did not finish {what} ({late})" if late else f"timed out ({what})"
+            raise ComeBackLater(f"Jenkins at {self.base} {problem}; run again later") from None
         except req_exc.TooManyRedirects:
             raise UserError(
                 f"{self.base} redirects {what} in a loop; check --url (http or https, "
