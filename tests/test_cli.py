@@ -19,8 +19,9 @@ from typing import Any
 import click
 import pytest
 
-from ci_collector import __version__, times
+from ci_collector import __version__
 from ci_collector.cli import cli, main
+from ci_collector.commands import params
 from ci_collector.commands.common import DeliveryConfig, collect, delivery_options
 from ci_collector.state import State
 from ci_collector.validate import validate_lines
@@ -32,7 +33,7 @@ from tests.servers.trunk import TOKEN, TrunkStandIn
 
 
 @click.command()
-@click.option("--since", type=times.WHEN, envvar="CI_COLLECTOR_SINCE")
+@click.option("--since", type=params.WHEN, envvar="CI_COLLECTOR_SINCE")
 @delivery_options
 def tiny(since: datetime | None, **options: Any) -> Any:
     """A stand-in collector: two runs of one repo, skipping those already delivered."""

@@ -53,7 +53,9 @@ def test_the_developers_own_variables_do_not_reach_the_cli(
         db.mark_delivered("run/1", SOURCE, "fp", 3)
     monkeypatch.setenv("CI_COLLECTOR_STATE", str(state))
     isolated = run_cli("state", "show", env={"XDG_STATE_HOME": str(tmp_path / "xdg")})
-    assert (isolated.returncode, isolated.stdout) == (0, "no sources yet\n")
+    # It looks for the state under the given XDG_STATE_HOME (none there), not the test's own.
+    assert isolated.returncode == 2 and SOURCE not in isolated.stdout
+    assert f"no state file at {tmp_path / 'xdg'}" in isolated.stderr
     given = run_cli("state", "show", env={"CI_COLLECTOR_STATE": str(state)})
     assert SOURCE in given.stdout
     assert os.environ["CI_COLLECTOR_STATE"] == str(state)  # the test's own is put back

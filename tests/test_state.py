@@ -153,6 +153,10 @@ def test_an_unusable_path_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_cli_state_show(path: Path) -> None:
+    missing = run_cli("state", "show", "--state", str(path))  # reading creates nothing
+    assert missing.returncode == 2 and "no state file at" in missing.stderr
+    assert not path.exists()
+    State(path).close()
     empty = run_cli("state", "show", "--state", str(path))
     assert (empty.returncode, empty.stdout) == (0, "no sources yet\n")
     with State(path) as state:

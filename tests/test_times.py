@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import click
 import pytest
 
-from ci_collector.times import WHEN, iso_to_ms, ms_to_iso, parse_when
+from ci_collector.commands.params import WHEN
+from ci_collector.times import iso_to_ms, ms_to_iso, parse_when
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -77,7 +77,7 @@ def one_line_error(result: subprocess.CompletedProcess[str], code: int, *fragmen
         (
             ["circleci", "--project-slug", "gh/a/b", "--lookback", "a while"],
             CIRCLECI,
-            "--lookback 'a while' is not a duration",
+            "'--lookback': 'a while' is not a duration",
         ),
         (
             ["circleci", "--project-slug", "gh/a/b", "--circleci-api-url", "circleci.com"],

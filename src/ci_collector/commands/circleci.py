@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,21 +16,9 @@ from ..sources.circleci.client import DEFAULT_API_URL, CircleCIClient
 from ..sources.circleci.mapping import Project, app_url_for, canonical_slug
 from ..sources.circleci.source import CircleCISource
 from ..state import State
-from ..times import WHEN
 from ..transport import http_url
 from .common import DeliveryConfig, collect, delivery_options
-
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)?\s*$", re.IGNORECASE)
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_lookback(text: str) -> timedelta:
-    """``--lookback 3d`` (or 12h, 30m, 1w; a bare number is days) as a duration."""
-    match = _DURATION.match(text)
-    if not match:
-        raise UserError(f"--lookback {text!r} is not a duration like 3d, 12h or 30m")
-    unit = _UNITS[(match.group(2) or "d").lower()]
-    return timedelta(**{unit: int(match.group(1))})
+from .params import WHEN, Duration
 
 
 @click.command()
@@ -52,6 +39,7 @@ def parse_lookback(text: str) -> timedelta:
 )
 @click.option(
     "--lookback",
+    type=Duration(),
     default="3d",
     show_default=True,
     envvar="CI_COLLECTOR_LOOKBACK",
@@ -76,7 +64,7 @@ def circleci(
     project_slug: str,
     branch: str | None,
     since: datetime | None,
-    lookback: str,
+    lookback: timedelta,
     circleci_token: str | None,
     circleci_api_url: str,
     **options: Any,
@@ -92,7 +80,6 @@ def circleci(
     if not circleci_token:
         raise UserError("no CircleCI token: set CIRCLECI_TOKEN (or --circleci-token)")
     api = http_url("--circleci-api-url", circleci_api_url)
-    window = parse_lookback(lookback)
     project = Project(slug=slug, api_host=api.hostname or "", app_url=app_url_for(circleci_api_url))
 
     def source(state: State, skip: SkipPolicy) -> Iterator[Run]:
@@ -104,7 +91,7 @@ def circleci(
             retry_budget=config.retry_seconds,
             max_body_mb=config.max_body,
         ) as client:
-            yield from CircleCISource(client, project, branch, since, window)(state, skip)
+            yield from CircleCISource(client, project, branch, since, lookback)(state, skip)
 
     return collect(config, source)
 

@@ -7,7 +7,6 @@ Every option also reads an environment variable: tokens by their conventional na
 from __future__ import annotations
 
 import logging
-import math
 import sqlite3
 import ssl
 import sys
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import logs, secrets
+from .. import actions, secrets
 from ..destinations import OTLP_NAMESPACE, TRUNK_NAMESPACE, CombinedState, FanOut, Ledger
 from ..errors import EXIT_PARTIAL, CollectorError, ComeBackLater, RemoteError, UserError
 from ..model import Run
@@ -26,12 +25,15 @@ from ..pipeline import SkipPolicy, Summary, deliver
 from ..progress import Progress
 from ..retry import set_invocation_deadline
 from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
-from ..sinks.base import BodyRefused, Chain
+from ..sinks.base import BodyRefused, Chain, SinkStats
+from ..sinks.jsonl import OutputFailed
 from ..sinks.otlp import OtlpSettings, OtlpSink, OtlpTransport, otlp_json_sink
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import LOCK_MAX_AGE_SECONDS, State, StateBusy, default_state_path, state_failure
 from ..transport import DEADLINE_PER_TIMEOUT, DEFAULT_MAX_BODY_MB
+from .files import check_writable, write_failed
 from .otlp_options import otlp_options, pop_otlp_settings
+from .params import Seconds, configure_logging, logging_options
 from .trunk_config import (
     Refused,
     check_dead_letter_path,
@@ -42,44 +44,6 @@ from .trunk_config import (
 
 log = logging.getLogger("ci_collector")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Seconds(click.FloatRange):
-    """A number of seconds: finite (``inf`` and ``nan`` would disable a bound or crash)."""
-
-    name = "seconds"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = super().convert(value, param, ctx)
-        if isinstance(number, float) and not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
-        return number
-
-
-def logging_options(func: F) -> F:
-    """``--verbose``/``--quiet``/``--log-format``, applied to every command."""
-    func = click.option(
-        "--log-format",
-        type=click.Choice(["text", "json"]),
-        default="text",
-        show_default=True,
-        envvar="CI_COLLECTOR_LOG_FORMAT",
-        help="Log lines for people, or JSON for shippers.",
-    )(func)
-    func = click.option(
-        "-q",
-        "--quiet",
-        is_flag=True,
-        envvar="CI_COLLECTOR_QUIET",
-        help="Only errors on stderr.",
-    )(func)
-    return click.option(
-        "-v",
-        "--verbose",
-        count=True,
-        envvar="CI_COLLECTOR_VERBOSE",
-        help="More detail (-vv also shows every HTTP request).",
-    )(func)
 
 
 def delivery_options(func: F) -> F:
@@ -244,7 +208,7 @@ class DeliveryConfig:
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> DeliveryConfig:
         """Pop the shared options out of a command's keyword arguments."""
-        logs.configure(options.pop("verbose"), options.pop("quiet"), options.pop("log_format"))
+        configure_logging(options)
         otlp = pop_otlp_settings(options)
         names = [name for name in cls.__dataclass_fields__ if name != "otlp" and name in options]
         values = {name: options.pop(name) for name in names}
@@ -253,6 +217,11 @@ class DeliveryConfig:
         config = cls(**values, otlp=otlp)
         if config.output_format != "jsonl" and config.output is None:
             raise UserError("--format applies to --output (a dry run); add --output FILE")
+        check_writable(config.output, "--output")
+        otlp_on = config.otlp is not None and config.otlp.enabled
+        no_token = not (config.trunk_token or "").strip()
+        if config.output is None and not config.store and no_token and not otlp_on:
+            _refuse_throwaway_store()
         set_invocation_deadline(config.deadline)
         if config.insecure:
             log.warning("TLS certificate verification is OFF (--insecure)")
@@ -281,6 +250,16 @@ class DeliveryConfig:
     @property
     def dry_run(self) -> bool:
         return self.output is not None
+
+
+def _refuse_throwaway_store() -> None:
+    """Inside GitHub Actions a local store dies with the runner: no token, nothing kept."""
+    if actions.in_actions():
+        raise UserError(
+            "no Trunk token in GitHub Actions: set TRUNK_API_TOKEN (the action's "
+            "trunk-token input); events stored on a runner are thrown away. For a "
+            "dry run use --output FILE, to keep a local store anyway use --store"
+        )
 
 
 RunSource = Callable[[State, SkipPolicy], Iterable[Run]]
@@ -377,15 +356,26 @@ def _trunk_sink(config: DeliveryConfig, token: str) -> TrunkSink:
     )
 
 
-def collect(config: DeliveryConfig, source: RunSource) -> int:
-    """Lock the state, stream runs from `source` to the sink, remember what was delivered."""
+def collect(
+    config: DeliveryConfig,
+    source: RunSource,
+    on_done: Callable[[SinkStats], None] | None = None,
+) -> int:
+    """Lock the state, stream runs from `source` to the sink, remember what was delivered.
+
+    `on_done` gets the sink's counts however the delivery ended (what was accepted).
+    """
     try:
-        return _collect(config, source)
+        return _collect(config, source, on_done)
     except sqlite3.Error as exc:  # busy for long, full, corrupted: one line, its exit code
         raise state_failure(state_path(config), exc) from None
 
 
-def _collect(config: DeliveryConfig, source: RunSource) -> int:
+def _collect(
+    config: DeliveryConfig,
+    source: RunSource,
+    on_done: Callable[[SinkStats], None] | None,
+) -> int:
     if config.sends_to_trunk:
         resolve_trunk(config.trunk_url)
         check_dead_letter_path(dead_letter_path(config), default=not config.dead_letter)
@@ -402,7 +392,10 @@ def _collect(config: DeliveryConfig, source: RunSource) -> int:
                 click.echo(f"ci-collector: {exc}; exiting (use --wait to queue)", err=True)
                 return 0
         refused = Refused(state)
-        sink = build_sink(config, state.path, refused)
+        try:
+            sink = build_sink(config, state.path, refused)
+        except OSError as exc:
+            raise write_failed("--output", str(config.output), exc) from None
         skip = SkipPolicy(config.fail_fast)
 
         def remember(chains: list[Chain]) -> None:
@@ -432,12 +425,20 @@ def _collect(config: DeliveryConfig, source: RunSource) -> int:
             raise RemoteError(str(exc)) from None
         except DeliveryFailed as exc:
             raise ComeBackLater(str(exc)) from None
+        except OutputFailed as exc:
+            raise write_failed("--output", str(config.output), exc.cause) from None
         except CollectorError:
             if summary.delivered_runs:  # stopped early (a rate limit): say what got through
                 report(summary, sink, config)
             raise
         finally:
-            sink.close()
+            try:
+                sink.close()
+            except OSError as exc:
+                raise write_failed("--output", str(config.output), exc) from None
+            finally:
+                if on_done is not None:
+                    on_done(sink.stats)
         report(summary, sink, config)
         refused.report()
         if summary.exit_code == 0 and sink.stats.refused_bodies:
@@ -473,5 +474,6 @@ def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
             f"kept in {dead_letter_path(config)}"
         )
     log.info("%s", line)
+    actions.append_summary(f"### ci-collector\n\n{line}\n")
     if config.output == "-":
         sys.stdout.flush()

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .. import logs, secrets
+from .. import secrets
 from ..errors import ComeBackLater, RemoteError, UserError
 from ..model import Repo
 from ..refusals import Refusal
@@ -21,7 +21,8 @@ from ..sinks import DeliveryFailed, TrunkRefused, TrunkSink
 from ..sinks.base import Chain
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import State, default_state_path
-from .common import DeliveryConfig, logging_options
+from .common import DeliveryConfig
+from .params import configure_logging, logging_options
 from .state import state_option
 from .trunk_config import (
     check_dead_letter_path,
@@ -122,7 +123,7 @@ def list_chains(state_path: str | None, show_all: bool, as_json: bool) -> int:
 @logging_options
 def replay(run_keys: tuple[str, ...], every: bool, recollect: bool, **options: Any) -> int:
     """Re-send quarantined chains to Trunk (after the cause was fixed); exit 1 if refused again."""
-    logs.configure(options.pop("verbose"), options.pop("quiet"), options.pop("log_format"))
+    configure_logging(options)
     token = secrets.clean_token("TRUNK_API_TOKEN", options["trunk_token"])
     with _open(options["state_path"]) as db:
         db.lock(wait=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,30 +9,13 @@ import click
 
 from .. import secrets
 from ..errors import UserError
+from ..sinks.base import SinkStats
 from ..sources.github.client import DEFAULT_API_URL, GitHubClient
 from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
-from ..times import WHEN
 from ..transport import http_url
 from .common import DeliveryConfig, collect, delivery_options
-
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class Duration(click.ParamType[timedelta]):
-    """``3d``, ``12h``, ``90m``, ``2w``."""
-
-    name = "DURATION"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> timedelta:
-        if isinstance(value, timedelta):
-            return value
-        match = _DURATION.match(str(value))
-        if not match:
-            self.fail(f"{value!r} is not a duration like 3d, 12h, 90m or 2w", param, ctx)
-        return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+from .files import check_writable, write_failed
+from .params import WHEN, Duration, Seconds
 
 
 @click.command("github")
@@ -75,7 +56,7 @@ class Duration(click.ParamType[timedelta]):
 )
 @click.option(
     "--max-wait",
-    type=click.FloatRange(0),
+    type=Seconds(0),
     default=60.0,
     show_default=True,
     envvar="CI_COLLECTOR_MAX_WAIT",
@@ -113,6 +94,13 @@ def github(**options: Any) -> int:
     options["github_token"] = secrets.clean_token("GITHUB_TOKEN", options["github_token"])
     config = DeliveryConfig.from_options(options)
     query = _query(options)
+    github_output = options["github_output"]
+    check_writable(github_output, "--github-output")
+    accepted: dict[str, int] = {"events": 0}
+
+    def count(stats: SinkStats) -> None:
+        accepted["events"] = stats.events_sent
+
     client = GitHubClient(
         _api_url(options["github_api_url"]),
         options["github_token"] or None,
@@ -124,12 +112,20 @@ def github(**options: Any) -> int:
     )
     collector = GitHubCollector(client, query)
     try:
-        return collect(config, collector)
+        return collect(config, collector, on_done=count)
     finally:
         client.close()
-        if options["github_output"]:
-            with Path(options["github_output"]).open("a", encoding="utf-8") as out:
-                out.write(f"events={collector.events}\n")
+        if github_output:
+            _write_output(github_output, accepted["events"])
+
+
+def _write_output(path: str, events: int) -> None:
+    """The step output: events the sink accepted (Trunk's 2xx, or lines written dry)."""
+    try:
+        with Path(path).open("a", encoding="utf-8") as out:
+            out.write(f"events={events}\n")
+    except OSError as exc:
+        raise write_failed("--github-output", path, exc) from None
 
 
 def _api_url(text: str) -> str:

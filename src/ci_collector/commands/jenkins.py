@@ -13,8 +13,8 @@ from ..errors import UserError
 from ..sources.jenkins.client import JenkinsClient
 from ..sources.jenkins.source import JenkinsCollector, JenkinsOptions
 from ..sources.repos import RepoMap, parse_slug
-from ..times import WHEN
 from .common import DeliveryConfig, collect, delivery_options
+from .params import WHEN
 
 
 @click.command()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import re
+import logging
+import shutil
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,32 +18,16 @@ from ..report.render_html import render_html
 from ..report.render_json import render_json
 from ..report.render_text import render_text
 from ..state import default_state_path
-from ..times import WHEN
+from .files import check_writable, write_failed
+from .params import WHEN, Duration, configure_logging, logging_options
 
-_SPAN = re.compile(r"^\s*(\d+)\s*(h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-
-
-class Span(click.ParamType[timedelta]):
-    """A window length: ``30d``, ``12h``, ``2w``."""
-
-    name = "SPAN"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> timedelta:
-        if isinstance(value, timedelta):
-            return value
-        match = _SPAN.match(str(value))
-        if not match or int(match.group(1)) == 0:
-            self.fail(f"{value!r} is not a window length like 30d, 12h or 2w", param, ctx)
-        return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+log = logging.getLogger("ci_collector")
 
 
 @click.command("report")
 @click.option(
     "--window",
-    type=Span(),
+    type=Duration(minimum=timedelta(hours=1)),
     default="30d",
     show_default=True,
     help="How far back to look; the trend compares with the window before it.",
@@ -89,6 +74,13 @@ class Span(click.ParamType[timedelta]):
     help="Write the report here [default: stdout].",
 )
 @click.option(
+    "--width",
+    type=click.IntRange(40, 1000),
+    envvar="CI_COLLECTOR_WIDTH",
+    help="Columns of the text report [default: the terminal's width, or $COLUMNS, else 120]; "
+    "narrower reports show fewer metric columns rather than wrap.",
+)
+@click.option(
     "--input",
     "input_path",
     type=click.Path(dir_okay=False, exists=True),
@@ -102,6 +94,7 @@ class Span(click.ParamType[timedelta]):
     envvar="CI_COLLECTOR_STATE",
     help=f"State file holding the store [env CI_COLLECTOR_STATE; default {default_state_path()}].",
 )
+@logging_options
 def report(
     window: timedelta,
     until: datetime | None,
@@ -112,17 +105,22 @@ def report(
     limit: int,
     output_format: str,
     output: str,
+    width: int | None,
     input_path: str | None,
     state_path: str | None,
+    **log_flags: Any,
 ) -> int:
     """Success rate, durations, queue time, MTTR, flaky jobs and slow steps, per workflow.
 
     Reads the events stored by a collector run without TRUNK_API_TOKEN (or with --store).
     """
+    configure_logging(log_flags)
+    check_writable(output, "--output")
     store = _open_store(input_path, state_path)
     try:
         end = until or datetime.now(timezone.utc)
         end_ms = int(end.timestamp() * 1000)
+        log.debug("report window %s .. %s", end - window, end)
         query = ReportQuery(
             start_ms=end_ms - int(window.total_seconds() * 1000),
             end_ms=end_ms,
@@ -145,14 +143,15 @@ def report(
     elif output_format == "html":
         text = render_html(result)
     else:
-        text = render_text(result, color=output == "-" and sys.stdout.isatty())
+        columns = width or shutil.get_terminal_size(fallback=(120, 24)).columns
+        text = render_text(result, width=columns, color=output == "-" and sys.stdout.isatty())
     if output == "-":
         click.echo(text, nl=False)
     else:
         try:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise UserError(f"--output {output}: {exc.strerror or exc}") from None
+            raise write_failed("--output", output, exc) from None
         click.echo(f"report written to {output}", err=True)
     return 0
 

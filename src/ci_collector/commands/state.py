@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
+from typing import Any
 
 import click
 
 from ..errors import UserError
 from ..state import State, default_state_path
+from ..terminal import printable
+from .health import age_of, describe_age, open_existing
+from .params import configure_logging, logging_options
 
 state_option = click.option(
     "--state",
@@ -26,9 +31,11 @@ def state() -> None:
 @state.command()
 @state_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def show(state_path: str | None, as_json: bool) -> int:
+@logging_options
+def show(state_path: str | None, as_json: bool, **log_flags: Any) -> int:
     """Cursors, delivered run counts and last success per source."""
-    with State(state_path or default_state_path()) as db:
+    configure_logging(log_flags)
+    with open_existing(state_path) as db:
         rows = db.sources()
     if as_json:
         click.echo(
@@ -50,11 +57,14 @@ def show(state_path: str | None, as_json: bool) -> int:
         return 0
     if not rows:
         click.echo("no sources yet")
+    now = datetime.now(timezone.utc)
     for row in rows:
         cursor = json.dumps(row.cursor, sort_keys=True) if row.cursor else "-"
+        age = describe_age(age_of(row, now))
+        success = f"{row.last_success} ({age})" if row.last_success else "never"
         click.echo(
-            f"{row.source}\truns delivered: {row.runs_delivered}\t"
-            f"last success: {row.last_success or 'never'}\tcursor: {cursor}"
+            f"{printable(row.source)}\truns delivered: {row.runs_delivered}\t"
+            f"last success: {success}\tcursor: {printable(cursor)}"
         )
     return 0
 
@@ -62,8 +72,10 @@ def show(state_path: str | None, as_json: bool) -> int:
 @state.command()
 @state_option
 @click.option("--source", required=True, help="Source to forget, as `state show` prints it.")
-def forget(state_path: str | None, source: str) -> int:
+@logging_options
+def forget(state_path: str | None, source: str, **log_flags: Any) -> int:
     """Forget a source: its runs will be collected and sent again (same ids)."""
+    configure_logging(log_flags)
     with State(state_path or default_state_path()) as db:
         db.lock(wait=True)
         if db.forget(source) == 0:

@@ -28,10 +28,10 @@ main { padding: 24px 32px; max-width: 1400px; }
 .kpi .label { color: var(--muted); font-size: 12px; text-transform: uppercase; }
 .kpi .value { font-size: 26px; font-weight: 600; }
 .kpi .trend { font-size: 12px; color: var(--muted); }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr));
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(520px, 100%), 1fr));
           gap: 16px; margin: 20px 0; }
 figure { margin: 0; background: var(--card); border: 1px solid var(--line); border-radius: 8px;
-         padding: 12px; }
+         padding: 12px; min-width: 0; }
 figcaption { font-weight: 600; margin-bottom: 6px; }
 svg.chart { width: 100%; height: auto; display: block; }
 svg .grid { stroke: var(--line); }
@@ -39,7 +39,19 @@ svg .tick, svg .legend, svg .value { font-size: 11px; fill: var(--muted); }
 svg .line { stroke-width: 2.5; }
 svg .empty { font-size: 14px; fill: var(--muted); }
 section { margin: 24px 0; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }
+section, main, header { min-width: 0; }
+header p { overflow-wrap: anywhere; }
+/* A phone: less padding, two KPI cards a row, the tables scroll inside their box. */
+@media (max-width: 600px) {
+  header { padding: 14px 14px; }
+  main { padding: 12px 12px; }
+  .kpis { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 8px; }
+  .kpi { padding: 10px; }
+  .kpi .value { font-size: 20px; }
+  th, td { padding: 5px 8px; }
+  th:first-child, td:first-child { min-width: 11em; }
+}
 h2 { font-size: 16px; margin: 0 0 8px; }
 table { border-collapse: collapse; width: 100%; background: var(--card);
         border: 1px solid var(--line); }
@@ -314,8 +326,9 @@ def _branch_classes(report: Report) -> str:
         f"<th>{h}</th>" for h in ("Class", "Runs", "Success", "Failed", "Mean duration", "Runs/day")
     )
     return (
-        '<section><h2>Branch classes</h2><table id="branch-classes" class="sortable">'
-        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></section>"
+        '<section><h2>Branch classes</h2><div class="scroll">'
+        '<table id="branch-classes" class="sortable">'
+        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div></section>"
     )
 
 
@@ -336,8 +349,9 @@ def _flaky(report: Report) -> str:
         f"<th>{h}</th>" for h in ("Job", "Flaky commits", "Failures", "Passes", "Last flake")
     )
     return (
-        f'<section><h2>Flaky jobs</h2><table id="flaky" class="sortable"><thead><tr>{head}'
-        f"</tr></thead><tbody>{rows}</tbody></table></section>"
+        '<section><h2>Flaky jobs</h2><div class="scroll">'
+        f'<table id="flaky" class="sortable"><thead><tr>{head}'
+        f"</tr></thead><tbody>{rows}</tbody></table></div></section>"
     )
 
 
@@ -353,8 +367,8 @@ def _slowest(report: Report) -> str:
         )
         head = "".join(f"<th>{h}</th>" for h in ("Step / stage", "Runs", "p50", "p95", "Total"))
         return (
-            f'<table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{rows}</tbody></table>"
+            f'<div class="scroll"><table id="{table_id}" class="sortable"><thead><tr>{head}'
+            f"</tr></thead><tbody>{rows}</tbody></table></div>"
         )
 
     return (

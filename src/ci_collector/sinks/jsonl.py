@@ -9,6 +9,14 @@ from typing import BinaryIO
 from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, BatchingSink
 
 
+class OutputFailed(Exception):
+    """Writing the dry-run file failed (a full disk): kept apart from network OSErrors."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 class JsonlSink(BatchingSink):
     """Writes request bodies exactly as `TrunkSink` would send them (``-`` is stdout)."""
 
@@ -23,8 +31,11 @@ class JsonlSink(BatchingSink):
         self._out: BinaryIO = open(path, "wb") if self._owned else sys.stdout.buffer  # noqa: SIM115
 
     def _deliver(self, body: bytes, events: int) -> bool:
-        self._out.write(body + b"\n")
-        self._out.flush()
+        try:
+            self._out.write(body + b"\n")
+            self._out.flush()
+        except OSError as exc:
+            raise OutputFailed(exc) from None
         self.stats.requests += 1
         return True
 

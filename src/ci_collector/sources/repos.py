@@ -80,9 +80,12 @@ class RepoMap:
     @classmethod
     def load(cls, path: str | Path) -> RepoMap:
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = Path(path).read_text(encoding="utf-8-sig")
         except OSError as exc:
             raise UserError(f"--repo-map: cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            at = exc.object[: exc.start].count(b"\n") + 1
+            raise UserError(f"--repo-map {path}:{at}: not UTF-8 text") from None
         rules: list[tuple[str, Repo]] = []
         for number, raw in enumerate(text.splitlines(), start=1):
             line = raw.split("#", 1)[0].strip()

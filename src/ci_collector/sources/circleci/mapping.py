@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from ...model import Conclusion, MetricValue, Node, Repo, Run, TagValue
 from ...times import iso_to_ms
+from ..repos import parse_remote
 
 PLATFORM = "circleci"
 
@@ -110,17 +111,12 @@ def repo_for(project: Project, pipeline: Mapping[str, Any]) -> Repo | None:
 
 
 def repo_from_url(url: str) -> Repo | None:
-    """``https://github.com/o/r(.git)`` or ``git@gitlab.com:group/sub/r.git`` -> Repo."""
-    text = url.strip()
-    if "://" not in text and "@" in text and ":" in text:
-        user_host, _, path = text.partition(":")
-        text = f"ssh://{user_host}/{path}"
-    parts = urlsplit(text)
-    segments = [s for s in parts.path.split("/") if s]
-    if not parts.hostname or len(segments) < 2:
-        return None
-    name = segments[-1].removesuffix(".git")
-    return Repo(parts.hostname.lower(), "/".join(segments[:-1]), name) if name else None
+    """``https://github.com/o/r(.git)`` or ``git@gitlab.com:group/sub/r.git`` -> Repo.
+
+    The one git-remote grammar of the collector (`parse_remote`), so a CircleCI origin and
+    a Jenkins remote of the same repository name the same `Repo`.
+    """
+    return parse_remote(url)
 
 
 def is_finished(workflow: Mapping[str, Any]) -> bool:
