@@ -22,8 +22,9 @@ _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, handle: Handler) -> None:
+    def __init__(self, handle: Handler, delay: float = 0.0) -> None:
         self.handle = handle
+        self.delay = delay
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
 
@@ -51,10 +52,15 @@ class _Protocol(asyncio.Protocol):
             body = self.buffer[end + 4 : end + 4 + length]
             self.buffer = self.buffer[end + 4 + length :]
             method, path, _ = [*head[0].split(" ", 2), "", ""][:3]
-            self._answer(Request(method, path, headers, body))
+            request = Request(method, path, headers, body)
+            if self.delay:  # latency mode: answer late without holding up other connections
+                asyncio.get_running_loop().call_later(self.delay, self._answer, request)
+            else:
+                self._answer(request)
 
     def _answer(self, request: Request) -> None:
-        assert self.transport is not None
+        if self.transport is None or self.transport.is_closing():
+            return  # the client hung up while the answer was delayed
         reply = self.handle(request)
         lines = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}"]
         headers = {"Content-Type": "application/json", **reply.headers}
@@ -67,10 +73,16 @@ class _Protocol(asyncio.Protocol):
             self.transport = None
 
 
-async def serve(handle: Handler, port: int = 0) -> asyncio.Server:
-    """Listen on 127.0.0.1 (`port` 0: any free port); the caller runs the loop."""
+async def serve(handle: Handler, port: int = 0, delay_ms: int = 0) -> asyncio.Server:
+    """Listen on 127.0.0.1 (`port` 0: any free port); the caller runs the loop.
+
+    `delay_ms` answers every request that much late (the latency benchmark): requests
+    on other connections are served meanwhile, as a real API's would be.
+    """
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: _Protocol(handle), "127.0.0.1", port, backlog=128)
+    return await loop.create_server(
+        lambda: _Protocol(handle, delay_ms / 1000), "127.0.0.1", port, backlog=128
+    )
 
 
 def server_url(server: asyncio.Server) -> str:

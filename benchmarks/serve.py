@@ -254,9 +254,10 @@ async def _main(spec: dict[str, Any]) -> None:
     jenkins = BenchJenkins()
     github_front = Front(github._handle, github_kind)
     jenkins_front = Front(jenkins.handle, jenkins_kind)
+    delay = int(spec.get("delay_ms", 0))  # the sources answer late; the receiver does not
     servers = {
-        "github": await serve(github_front),
-        "jenkins": await serve(jenkins_front),
+        "github": await serve(github_front, delay_ms=delay),
+        "jenkins": await serve(jenkins_front, delay_ms=delay),
         "trunk": await serve(Receiver()),
     }
     jenkins.public_url = server_url(servers["jenkins"])

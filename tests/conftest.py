@@ -37,8 +37,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def shared_recordings() -> Path:
-    """The recordings folder, for every test that reads it: skipped (naming the folder) when
-    it is absent, failed when it is absent under CI=true, where it must always be."""
+    """The recordings folder, for every test that reads it (see `require_shared_recordings`)."""
+    return require_shared_recordings()
+
+
+def require_shared_recordings() -> Path:
+    """The recordings folder, or the test is skipped (naming the folder) when it is absent,
+    and failed when it is absent under CI=true, where it must always be."""
     if not SHARED_FIXTURES.is_dir():
         reason = f"the shared recordings are not at {SHARED_FIXTURES}"
         if IN_CI:

@@ -31,7 +31,12 @@ from ci_collector.sources.github.source import GitHubCollector, GitHubQuery
 from ci_collector.sources.jenkins.mapping import BuildContext, map_build
 from ci_collector.state import State
 from ci_collector.validate import validate_lines
-from tests.conftest import CASSETTES, SHARED_FIXTURES
+from tests.conftest import (
+    CASSETTES,
+    SHARED_FIXTURES,
+    recorded_names,
+    require_shared_recordings,
+)
 from tests.servers.github_bodies import API
 from tests.sources.circleci import test_cassettes as circleci_tapes
 from tests.sources.circleci.test_conformance import devlake, project_for
@@ -44,8 +49,7 @@ FIXTURE_REPO = Repo("github.com", "fixture-owner", "fixture-repo")
 
 
 def require_fixtures() -> None:
-    if not SHARED_FIXTURES.is_dir():
-        pytest.skip(f"{SHARED_FIXTURES} is absent")
+    require_shared_recordings()
 
 
 def written_and_validated(runs: Iterable[Run], tmp_path: Path) -> tuple[int, list[str]]:
@@ -131,9 +135,7 @@ def circleci_recorded_runs() -> Iterable[Run]:
             continue  # skipped by name by the collector (test_conformance pins which)
 
 
-@pytest.mark.parametrize(
-    "name", sorted(p.name for p in (SHARED_FIXTURES / "github").glob("*.json"))
-)
+@pytest.mark.parametrize("name", recorded_names("github", "*.json"))
 def test_every_github_recording_validates_with_no_error(name: str, tmp_path: Path) -> None:
     require_fixtures()
     _, errors = written_and_validated(github_runs_of(SHARED_FIXTURES / "github" / name), tmp_path)

@@ -45,6 +45,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every chaos schedule is in the slow tier (`pytest -m slow`), whichever file holds it."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "schedule_seed" in metafunc.fixturenames:
         count = _option(metafunc.config, "schedules", DEFAULT_SCHEDULES)

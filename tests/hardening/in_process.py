@@ -2,50 +2,30 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from ci_collector.cli import main
+from tests.conftest import run_cli
 from tests.servers.github import GitHubModel, GitHubServer, running_github
 from tests.servers.github_bodies import T0
 from tests.sources.github.scenarios import bulk
-
-PREFIXES = ("TRUNK_", "GITHUB_", "JENKINS_", "CIRCLECI_", "CI_COLLECTOR_")
 
 Cli = Callable[..., tuple[int, list[str]]]
 """``cli(*args, env={...})`` -> (exit code, stderr lines), with ``-q --output FILE`` added."""
 
 
 @pytest.fixture
-def cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> Iterator[Cli]:
-    """Runs ``ci-collector ARGS`` in this process (a dry run: nothing is sent)."""
-    for key in list(os.environ):
-        if key.startswith(PREFIXES):
-            monkeypatch.delenv(key)
+def cli(tmp_path: Path) -> Cli:
+    """Runs ``ci-collector ARGS`` in this process (a dry run: nothing is sent) through
+    `run_cli`: each call gets its own environment, streams, logging and secrets."""
 
     def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
-        for key, value in (env or {}).items():
-            monkeypatch.setenv(key, value)
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as ended:
-            main([*args, "-q", "--output", str(tmp_path / "out.jsonl")])
-        code = ended.value.code
-        return (code if isinstance(code, int) else 1), capsys.readouterr().err.splitlines()
+        done = run_cli(*args, "-q", "--output", str(tmp_path / "out.jsonl"), env=env)
+        return done.returncode, done.stderr.splitlines()
 
-    root, ours = logging.getLogger(), logging.getLogger("ci_collector")
-    saved = root.level, ours.level, list(root.handlers)
-    yield run
-    # the CLI configures logging for the process (-q silences ci_collector): undo that,
-    # or later tests' log captures would miss every warning
-    root.setLevel(saved[0])
-    ours.setLevel(saved[1])
-    root.handlers[:] = saved[2]
+    return run
 
 
 @pytest.fixture

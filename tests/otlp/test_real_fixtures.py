@@ -8,16 +8,13 @@ events have them. Skips (naming the folder) when the fixtures are absent; fails 
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from pathlib import Path
-
-import pytest
 
 from ci_collector.mapper import map_run
 from ci_collector.model import Repo
 from ci_collector.sources.github.mapping import build_run
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import SHARED_FIXTURES, require_shared_recordings
 from tests.otlp.helpers import make_sink, send
 from tests.servers.otlp import running_receiver
 
@@ -26,10 +23,7 @@ REPO = Repo("github.com", "fixture-owner", "fixture-repo")
 
 
 def pairs() -> list[Path]:
-    if not FIXTURES.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{FIXTURES} is missing (required under CI=true)")
-        pytest.skip(f"{FIXTURES} is absent")
+    require_shared_recordings()
     return sorted(
         p.with_name(p.name.removesuffix("_jobs.json") + ".json")
         for p in FIXTURES.glob("*_jobs.json")

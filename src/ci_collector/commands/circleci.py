@@ -18,6 +18,7 @@ from ..sources.circleci.source import CircleCISource
 from ..state import State
 from ..transport import http_url
 from .common import DeliveryConfig, collect, delivery_options
+from .concurrency import concurrency_option
 from .params import WHEN, Duration
 
 
@@ -59,6 +60,7 @@ from .params import WHEN, Duration
     show_default=True,
     help="API v2 base URL (for CircleCI server) [env CIRCLECI_API_URL].",
 )
+@concurrency_option
 @delivery_options
 def circleci(
     project_slug: str,
@@ -91,7 +93,9 @@ def circleci(
             retry_budget=config.retry_seconds,
             max_body_mb=config.max_body,
         ) as client:
-            yield from CircleCISource(client, project, branch, since, lookback)(state, skip)
+            yield from CircleCISource(
+                client, project, branch, since, lookback, concurrency=options["concurrency"]
+            )(state, skip)
 
     return collect(config, source)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,12 @@ import click
 from .. import secrets
 from ..errors import UserError
 from ..sinks.base import SinkStats
+from ..sources.github.app import AppCredentials, InstallationAuth, installation_for, integration
 from ..sources.github.client import DEFAULT_API_URL, GitHubClient
 from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
 from ..transport import http_url
 from .common import DeliveryConfig, collect, delivery_options
+from .concurrency import concurrency_option
 from .files import check_writable, write_failed
 from .params import WHEN, Duration, Seconds
 
@@ -78,11 +81,42 @@ from .params import WHEN, Duration, Seconds
     "`ps`]; optional for public repositories.",
 )
 @click.option(
+    "--github-app-id",
+    envvar="GITHUB_APP_ID",
+    metavar="ID",
+    help="Authenticate as this GitHub App (with its private key) instead of a token.",
+)
+@click.option(
+    "--github-app-private-key-file",
+    envvar="GITHUB_APP_PRIVATE_KEY_FILE",
+    type=click.Path(dir_okay=False),
+    help="The GitHub App's private key (PEM); or its text in GITHUB_APP_PRIVATE_KEY.",
+)
+@click.option(
     "--github-output",
     type=click.Path(dir_okay=False),
     envvar="GITHUB_OUTPUT",
     help="Append 'events=N' here (a GitHub Actions step output file).",
 )
+@click.option(
+    "--github-max-rate",
+    type=click.FloatRange(0),
+    default=14.0,
+    show_default=True,
+    envvar="CI_COLLECTOR_GITHUB_MAX_RATE",
+    help="At most this many GitHub requests a second, whatever --concurrency is (GitHub "
+    "allows 900 a minute); 0: no pacing (GitHub Enterprise without rate limits).",
+)
+@click.option(
+    "--min-remaining",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    envvar="CI_COLLECTOR_MIN_REMAINING",
+    help="Leave at least this many requests of the token's rate limit to its other users: "
+    "stop (exit 75, naming the reset) rather than go below.",
+)
+@concurrency_option
 @delivery_options
 def github(**options: Any) -> int:
     """Collect GitHub Actions workflow run attempts, jobs and steps.
@@ -101,16 +135,21 @@ def github(**options: Any) -> int:
     def count(stats: SinkStats) -> None:
         accepted["events"] = stats.events_sent
 
+    api_url = _api_url(options["github_api_url"])
+    auth = _app_auth(options, query, api_url, config)
     client = GitHubClient(
-        _api_url(options["github_api_url"]),
-        options["github_token"] or None,
+        api_url,
+        None if auth else options["github_token"] or None,
         timeout=config.timeout,
         max_wait=options["max_wait"],
         verify=not config.insecure,
+        max_rate=options["github_max_rate"] or None,
+        auth=auth,
         retry_seconds=config.retry_seconds,
         max_body_mb=config.max_body,
     )
-    collector = GitHubCollector(client, query)
+    client.ledger.min_remaining = options["min_remaining"]
+    collector = GitHubCollector(client, query, concurrency=options["concurrency"])
     try:
         return collect(config, collector, on_done=count)
     finally:
@@ -126,6 +165,22 @@ def _write_output(path: str, events: int) -> None:
             out.write(f"events={events}\n")
     except OSError as exc:
         raise write_failed("--github-output", path, exc) from None
+
+
+def _app_auth(
+    options: dict[str, Any], query: GitHubQuery, api_url: str, config: DeliveryConfig
+) -> InstallationAuth | None:
+    """A GitHub App's installation token (it wins over GITHUB_TOKEN), if one is configured."""
+    credentials = AppCredentials.from_options(
+        options["github_app_id"],
+        options["github_app_private_key_file"],
+        os.environ.get("GITHUB_APP_PRIVATE_KEY"),
+    )
+    if credentials is None:
+        return None
+    app = integration(credentials, api_url, timeout=config.timeout, verify=not config.insecure)
+    repos = [split_repo(repo) for repo in query.repos]
+    return InstallationAuth(app, installation_for(app, repos, query.orgs))
 
 
 def _api_url(text: str) -> str:

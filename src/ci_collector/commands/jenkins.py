@@ -14,6 +14,7 @@ from ..sources.jenkins.client import JenkinsClient
 from ..sources.jenkins.source import JenkinsCollector, JenkinsOptions
 from ..sources.repos import RepoMap, parse_slug
 from .common import DeliveryConfig, collect, delivery_options
+from .concurrency import concurrency_option
 from .params import WHEN
 
 
@@ -52,6 +53,7 @@ from .params import WHEN
     envvar="CI_COLLECTOR_REPO_MAP",
     help="File of 'JOB-GLOB = OWNER/NAME' lines; first match wins.",
 )
+@concurrency_option
 @delivery_options
 def jenkins(
     url: str,
@@ -94,5 +96,6 @@ def jenkins(
             repo=parse_slug(repo_slug) if repo_slug else None,
             repo_map=RepoMap.load(repo_map) if repo_map else None,
         ),
+        concurrency=options["concurrency"],
     )
     return collect(config, collector)

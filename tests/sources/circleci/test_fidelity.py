@@ -21,7 +21,7 @@ from ci_collector.sources.circleci.mapping import Attempt, Project, build_run, c
 from ci_collector.sources.circleci.source import CircleCISource
 from ci_collector.state import State
 from ci_collector.trunk import CONCLUSIONS
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import SHARED_FIXTURES, require_shared_recordings
 from tests.servers.circleci import TOKEN, CircleCIWorld, running_circleci
 
 FIXTURES = SHARED_FIXTURES / "circleci"
@@ -29,8 +29,7 @@ SLUG = "gh/coldgust/coldgust.github.io"
 
 
 def load(name: str) -> Any:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"{FIXTURES} is absent")
+    require_shared_recordings()
     return json.loads((FIXTURES / name).read_text())
 
 

@@ -18,15 +18,14 @@ from ci_collector.mapper import REPAIRED_TAG, map_run
 from ci_collector.model import Repo
 from ci_collector.sources.github.mapping import build_run, slim_run
 from ci_collector.trunk import CONCLUSIONS
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import SHARED_FIXTURES, require_shared_recordings
 
 FIXTURES = SHARED_FIXTURES / "github"
 RUNS = ["21458831126", "21487811823", "21832799585", "21983564823"]
 
 
 def load(name: str) -> Any:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"{FIXTURES} is absent")
+    require_shared_recordings()
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 

@@ -23,7 +23,7 @@ from ci_collector.sources.repos import RepoMap
 from ci_collector.state import State
 from ci_collector.trunk import CONCLUSIONS
 from ci_collector.validate import validate_lines
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import SHARED_FIXTURES, require_shared_recordings
 from tests.servers.jenkins import JenkinsStandIn, running_jenkins
 from tests.sources.jenkins.scenarios import (
     APP,
@@ -43,8 +43,7 @@ USER, TOKEN = "ci-bot", "fidelity-token-0123456789"
 
 
 def fixture(name: str) -> Any:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"{FIXTURES} is absent")
+    require_shared_recordings()
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 

@@ -11,7 +11,7 @@ was finished and delivered; each poll re-lists `lookback` behind it for re-runs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,12 +19,14 @@ from typing import Any
 from ...errors import RemoteError
 from ...model import Run
 from ...pipeline import SkipPolicy
+from ...prefetch import OrderedPrefetch
 from ...state import State
 from ...times import iso_to_ms, ms_to_iso
 from ..repos import ForeignHosts
 from .client import CircleCIClient, Malformed, NotFound, path_segment
 from .cursor import Watermark, next_cursor, resume_point
 from .mapping import (
+    Attempt,
     BadItem,
     Project,
     build_run,
@@ -48,6 +50,18 @@ SETTLED_PIPELINE_STATES = frozenset({"created", "errored"})
 _RAN = frozenset({"success", "failed", "infrastructure_fail", "timedout"})
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """End of one pipeline in the ordered stream: what the watermark must learn."""
+
+    created: int
+    pending: bool
+
+
+_Outcome = Run | tuple[str, str] | _Seen
+_Fetch = Callable[[], _Outcome]
+
+
 @dataclass
 class CircleCISource:
     """A `RunSource` for one project: call it with the state and the skip policy."""
@@ -58,6 +72,8 @@ class CircleCISource:
     since: datetime | None = None
     lookback: timedelta = timedelta(days=3)
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    concurrency: int = 1
+    """Workflow and job lists of up to this many pipelines in flight; runs stay in order."""
     _foreign: ForeignHosts = field(
         default_factory=lambda: ForeignHosts(
             "collect the project's GitHub mirror instead (--project-slug gh/ORG/REPO)"
@@ -72,11 +88,24 @@ class CircleCISource:
         log.info("CircleCI %s: pipelines created since %s", self.project.slug, ms_to_iso(floor))
         mark = Watermark()
         listed: set[str] = set()
-        for pipeline in self._pipelines(floor, skip):
-            if pipeline["id"] in listed:
-                continue  # shifted onto the next page by a pipeline created meanwhile
-            listed.add(pipeline["id"])
-            yield from self._pipeline_runs(pipeline, state, skip, mark)
+        with OrderedPrefetch(self.concurrency) as prefetch:
+            pipelines = self._unseen(self._pipelines(floor, skip), listed)
+            listings = prefetch.map(self._workflows_of, pipelines)
+            fetches = (
+                fetch
+                for pipeline, workflows in listings
+                for fetch in self._pipeline_fetches(pipeline, workflows, state)
+            )
+            sent = 0
+            for outcome in prefetch.map(_call, fetches):
+                if isinstance(outcome, Run):
+                    sent += 1
+                    yield outcome
+                elif isinstance(outcome, _Seen):
+                    mark.saw(outcome.created, outcome.pending, sent)
+                    sent = 0
+                else:
+                    skip(*outcome)
         self._foreign.report(skip)
         hold_limit = _ms(self.now - HOLD_LIMIT)
         moved = next_cursor(previous, floor, mark, hold_limit, delivered_at_start)
@@ -120,26 +149,46 @@ class CircleCISource:
         except Malformed as exc:
             raise RemoteError(f"CircleCI pipeline list is malformed: {exc}") from None
 
-    def _pipeline_runs(
-        self, pipeline: dict[str, Any], state: State, skip: SkipPolicy, mark: Watermark
-    ) -> Iterator[Run]:
+    @staticmethod
+    def _unseen(pipelines: Iterable[dict[str, Any]], listed: set[str]) -> Iterator[dict[str, Any]]:
+        for pipeline in pipelines:
+            if pipeline["id"] in listed:
+                continue  # shifted onto the next page by a pipeline created meanwhile
+            listed.add(pipeline["id"])
+            yield pipeline
+
+    def _workflows_of(
+        self, pipeline: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]] | Exception]:
+        """A pipeline's workflow list (in a prefetch worker), or why there is none."""
+        try:
+            path = f"/pipeline/{path_segment(pipeline['id'])}/workflow"
+            return pipeline, list(self.client.items(path))
+        except (NotFound, Malformed) as exc:
+            return pipeline, exc
+
+    def _pipeline_fetches(
+        self,
+        pipeline: dict[str, Any],
+        workflows: list[dict[str, Any]] | Exception,
+        state: State,
+    ) -> Iterator[_Fetch]:
+        """Which workflows to read (decided here: the state is read on this thread), then
+        the pipeline's end for the watermark; every outcome in its sequential place."""
         pipeline_id: str = pipeline["id"]
         created = iso_to_ms(pipeline.get("created_at")) or 0
         label = f"CircleCI pipeline {pipeline.get('number', pipeline_id)} of {self.project.slug}"
-        try:
-            workflows = list(self.client.items(f"/pipeline/{path_segment(pipeline_id)}/workflow"))
-        except (NotFound, Malformed) as exc:
-            skip(label, _why(exc))
-            mark.saw(created, pending=False, sent=0)
+        if isinstance(workflows, Exception):
+            yield _known((label, _why(workflows)))
+            yield _known(_Seen(created, pending=False))
             return
         pending = pipeline.get("state") not in SETTLED_PIPELINE_STATES
-        sent = 0
         attempts = number_attempts(workflows)
         for workflow in sorted(workflows, key=_workflow_order):
             workflow_id = workflow.get("id")
             what = f"CircleCI workflow {workflow.get('name')!r} ({workflow_id}) of {label}"
             if not isinstance(workflow_id, str) or workflow_id not in attempts:
-                skip(what, "no id or name")
+                yield _known((what, "no id or name"))
                 continue
             if not is_finished(workflow):
                 pending = True
@@ -148,16 +197,21 @@ class CircleCISource:
                 continue
             repo = repo_for(self.project, pipeline)
             if repo is not None and self._foreign.holds(self.project.slug, what, repo):
-                continue
+                continue  # reported once by `_foreign.report`
+            yield self._workflow_fetch(pipeline, workflow, attempts[workflow_id], what)
+        yield _known(_Seen(created, pending))
+
+    def _workflow_fetch(
+        self, pipeline: dict[str, Any], workflow: dict[str, Any], attempt: Attempt, what: str
+    ) -> _Fetch:
+        def fetch() -> _Outcome:
             try:
-                jobs = self._jobs(workflow_id)
-                run = build_run(self.project, pipeline, workflow, jobs, attempts[workflow_id])
+                jobs = self._jobs(workflow["id"])
+                return build_run(self.project, pipeline, workflow, jobs, attempt)
             except (NotFound, Malformed, BadItem) as exc:
-                skip(what, _why(exc))
-                continue
-            sent += 1
-            yield run
-        mark.saw(created, pending, sent)
+                return what, _why(exc)
+
+        return fetch
 
     def _jobs(self, workflow_id: str) -> list[Mapping[str, Any]]:
         jobs = list(self.client.items(f"/workflow/{path_segment(workflow_id)}/job"))
@@ -184,6 +238,15 @@ class CircleCISource:
             if not merged.get(name) and isinstance(details.get(name), str):
                 merged[name] = details[name]
         return merged
+
+
+def _call(fetch: _Fetch) -> _Outcome:
+    return fetch()
+
+
+def _known(outcome: _Outcome) -> _Fetch:
+    """An outcome decided without a request, kept in its place in the ordered stream."""
+    return lambda: outcome
 
 
 def _workflow_order(workflow: Mapping[str, Any]) -> tuple[int, str]:

@@ -12,17 +12,18 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
 from github import Auth, Github
 
 from ... import __version__, secrets
-from ...errors import ComeBackLater, RemoteError, UserError
+from ...errors import CollectorError, ComeBackLater, RemoteError, UserError
+from ...pacing import Pacer
 from ...retry import PacedRetry, invocation_remaining, retry_after
 from ...times import ms_to_iso
 from ...transport import (
@@ -33,6 +34,7 @@ from ...transport import (
     limit_session,
 )
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
+from .budget import Budget, Ledger, quiet_environment
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ DEFAULT_API_URL = "https://api.github.com"
 MAX_RATE_LIMIT_TRIES = 6
 SECONDARY_BACKOFF_SECONDS = 60.0
 """GitHub's advice when a secondary limit comes without ``Retry-After``: wait a minute."""
+
+
+Answer = tuple[int, dict[str, Any], str]
+"""Status, response headers (lower-case names) and body of one GET."""
 
 
 class NotFound(Exception):
@@ -53,36 +59,6 @@ class EtagCache(Protocol):
     def get(self, url: str) -> tuple[str, bytes] | None: ...
 
     def put(self, url: str, etag: str, body: bytes) -> None: ...
-
-
-@dataclass(slots=True)
-class Budget:
-    """What this invocation cost, for ``--verbose`` and the closing notes."""
-
-    requests: int = 0
-    not_modified: int = 0
-    waited_seconds: float = 0.0
-    remaining: int | None = None
-    limit: int | None = None
-    reset_epoch: int | None = None
-
-    @property
-    def counted(self) -> int:
-        """Requests that counted against the rate limit (304s are free)."""
-        return self.requests - self.not_modified
-
-    def describe(self) -> str:
-        text = (
-            f"GitHub API: {self.requests} requests, {self.not_modified} answered 304 "
-            f"(free), {self.counted} counted against the rate limit"
-        )
-        if self.remaining is not None and self.limit is not None:
-            text += f"; {self.remaining}/{self.limit} left"
-        if self.reset_epoch:
-            text += f", resets {ms_to_iso(self.reset_epoch * 1000)}"
-        if self.waited_seconds:
-            text += f"; waited {self.waited_seconds:.0f}s for rate limits"
-        return text
 
 
 def web_host(api_url: str) -> str:
@@ -106,14 +82,19 @@ class GitHubClient:
         clock: Callable[[], float] = time.time,
         retry_seconds: float = 300.0,
         max_body_mb: float = DEFAULT_MAX_BODY_MB,
+        max_rate: float | None = None,
+        auth: Auth.Auth | None = None,
     ) -> None:
         secrets.register(token)
         self.api_url = api_url.rstrip("/")
         self.has_token = bool(token)
         self.max_wait = max_wait
         self.budget = Budget()
+        self.pacer = Pacer(max_rate)
+        """Requests a second across every worker thread (None: unpaced), and their pause."""
         self._sleep = sleep
         self._clock = clock
+        self._lock = threading.Lock()
         self._answered_json = False
         # Only transport failures and 5xx are retried down here; 403/429 rate limits come
         # back to `_send`, which knows --max-wait.
@@ -128,9 +109,11 @@ class GitHubClient:
             respect_retry_after_header=False,  # 429s are `_send`'s, which knows --max-wait
             budget=retry_seconds,
         )
-        adapter = LimitedAdapter(timeout, int(max_body_mb * 1_048_576), max_retries=transient)
-        self._github = Github(
-            auth=Auth.Token(token) if token else None,
+        max_body = int(max_body_mb * 1_048_576)
+        # PyGithub's connection object keeps the request being built in attributes, so
+        # one per thread (workers of `prefetch.OrderedPrefetch` fetch jobs pages).
+        self._make_github: Callable[[], Github] = lambda: Github(
+            auth=auth or (Auth.Token(token) if token else None),
             base_url=self.api_url,
             timeout=max(1, math.ceil(timeout)),  # PyGithub wants an int: the real one is below
             user_agent=f"ci-collector/{__version__}",
@@ -141,11 +124,37 @@ class GitHubClient:
             seconds_between_writes=0,
             lazy=True,
         )
-        self._requester = self._github.requester
-        _install_adapter(self._requester, adapter, timeout)
+        self._make_adapter: Callable[[], LimitedAdapter] = lambda: LimitedAdapter(
+            timeout, max_body, max_retries=transient
+        )
+        self._timeout = timeout
+        self._local = threading.local()
+        self._all: list[Github] = []
+        self._preloaded: dict[str, tuple[str | None, Answer | CollectorError]] = {}
+        self.ledger = Ledger()
+        """--min-remaining, requests in flight, the budget per repository (thread-safe)."""
+        self._github = self._thread_github()
+
+    @property
+    def _requester(self) -> Any:
+        return self._thread_github().requester
+
+    def _thread_github(self) -> Github:
+        github: Github | None = getattr(self._local, "github", None)
+        if github is None:
+            github = self._make_github()
+            quiet_environment(github.requester)
+            _install_adapter(github.requester, self._make_adapter(), self._timeout)
+            self._local.github = github
+            with self._lock:
+                self._all.append(github)
+        return github
 
     def close(self) -> None:
-        self._github.close()
+        with self._lock:
+            for github in self._all:
+                github.close()
+            self._all.clear()
 
     # ---- public --------------------------------------------------------------------
 
@@ -161,7 +170,13 @@ class GitHubClient:
         url = self._url_key(path, params)
         cached = cache.get(url) if cache is not None else None
         headers = {"If-None-Match": cached[0]} if cached else {}
-        status, response_headers, body = self._send(path, dict(params), headers)
+        early = self._preloaded.pop(url, None)
+        if early is not None and early[0] == headers.get("If-None-Match"):
+            if isinstance(early[1], CollectorError):
+                raise early[1]
+            status, response_headers, body = early[1]
+        else:
+            status, response_headers, body = self._send(path, dict(params), headers)
         if status == 304 and cached is not None:
             return self._decode(path, cached[1].decode())
         data = self._parse(path, status, body)
@@ -169,6 +184,25 @@ class GitHubClient:
         if cache is not None and etag:
             cache.put(url, etag, body.encode())
         return data
+
+    def fetch_early(
+        self, path: str, params: Mapping[str, str | int], etag: str | None
+    ) -> tuple[str, str | None, Answer | CollectorError]:
+        """A conditional GET sent ahead of time (a worker thread may send it); hand the
+        result to `preload` and the `get_cached` of the same URL and ETag will use it."""
+        headers = {"If-None-Match": etag} if etag else {}
+        try:
+            answer: Answer | CollectorError = self._send(path, dict(params), headers)
+        except CollectorError as exc:
+            answer = exc
+        return self._url_key(path, params), etag, answer
+
+    def preload(self, early: tuple[str, str | None, Answer | CollectorError]) -> None:
+        url, etag, answer = early
+        self._preloaded[url] = (etag, answer)
+
+    def url_key(self, path: str, params: Mapping[str, str | int]) -> str:
+        return self._url_key(path, params)
 
     # ---- internals -----------------------------------------------------------------
 
@@ -180,10 +214,13 @@ class GitHubClient:
         self, path: str, params: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, Any], str]:
         for tries in range(MAX_RATE_LIMIT_TRIES):
+            self._reserve(path)
+            self.pacer.wait()
             try:
                 status, response_headers, body = self._requester.requestJson(
                     "GET", path, params, dict(headers)
                 )
+                self._observe(status, response_headers, path)
             except DeadlinePassed as exc:
                 raise ComeBackLater(
                     f"GitHub at {self.api_url} did not finish GET {path} ({exc}); run again later"
@@ -210,7 +247,8 @@ class GitHubClient:
                     f"GitHub at {self.api_url} did not answer GET {path} "
                     f"({type(exc).__name__}); run again later"
                 ) from None
-            self._observe(status, response_headers)
+            finally:
+                self._release()
             if status in (403, 429):
                 wait = self._rate_limit_wait(status, response_headers, body, tries)
                 if wait is not None:
@@ -219,21 +257,28 @@ class GitHubClient:
                             f"GitHub rate limit: waiting {wait:.0f}s would pass --deadline; "
                             "what was sent is saved, run again later"
                         )
+                    self.pacer.pause(wait)  # every worker stops at once, as GitHub asks
                     self._sleep(wait)
-                    self.budget.waited_seconds += wait
+                    self.ledger.waited(self.budget, wait)
                     continue
             return status, response_headers, body
         raise ComeBackLater(f"GitHub kept rate-limiting GET {path}; run again later")
 
-    def _observe(self, status: int, headers: Mapping[str, Any]) -> None:
-        self.budget.requests += 1
-        if status == 304:
-            self.budget.not_modified += 1
-        remaining = _int_header(headers, "x-ratelimit-remaining")
-        if remaining is not None:
-            self.budget.remaining = remaining
-            self.budget.limit = _int_header(headers, "x-ratelimit-limit")
-            self.budget.reset_epoch = _int_header(headers, "x-ratelimit-reset")
+    def _reserve(self, path: str) -> None:
+        self.ledger.reserve(self.budget)
+
+    def _release(self) -> None:
+        self.ledger.release()
+
+    def _observe(self, status: int, headers: Mapping[str, Any], path: str = "") -> None:
+        self.ledger.observe(
+            self.budget,
+            status,
+            path,
+            _int_header(headers, "x-ratelimit-remaining"),
+            _int_header(headers, "x-ratelimit-limit"),
+            _int_header(headers, "x-ratelimit-reset"),
+        )
 
     def _rate_limit_wait(
         self, status: int, headers: Mapping[str, Any], body: str, tries: int

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -25,19 +25,17 @@ from typing import Any
 from ...errors import RemoteError, UserError
 from ...model import Node, Repo, Run
 from ...pipeline import SkipPolicy
+from ...prefetch import OrderedPrefetch
 from ...state import State
 from ...times import iso_to_ms
-from ..paging import listed_items, numbered_pages, total_count
+from ..paging import listed_items, numbered_pages
+from .attempts import Attempts, Fetch
 from .client import GitHubClient, NotFound, web_host
+from .fanout import Early, FirstPage, early_first_pages, round_robin
 from .listing import Listed, Window, floor_to, walk
 from .mapping import (
-    PARTIAL_FINGERPRINT,
-    MalformedRun,
     attempt_of,
-    build_run,
-    fingerprint_of,
     is_finished,
-    natural_key,
     run_id_of,
 )
 
@@ -116,8 +114,12 @@ class GitHubCollector:
         *,
         now: datetime | None = None,
         env: dict[str, str] | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.client = client
+        self.prefetch = OrderedPrefetch(concurrency)
+        """Jobs pages of up to `concurrency` attempts in flight; runs still come in order."""
+        self.attempts = Attempts(client, self.prefetch)
         self.query = query
         self.host = web_host(client.api_url)
         self.now = now or datetime.now(timezone.utc)
@@ -129,16 +131,59 @@ class GitHubCollector:
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
         try:
-            for owner, name in self._repositories():
-                repo = Repo(self.host, owner, name)
-                source = f"github:{repo.slug}"
-                if self.query.run_id is not None:
-                    yield from self._one_run(repo, source, state, skip)
-                else:
-                    yield from self._poll(repo, source, state, skip)
-                state.record_success(source)
+            pairs = list(self._repositories())
+            many = len(pairs) > 1 and self.query.run_id is None
+            early = (
+                early_first_pages(self.client, self.prefetch, self._first_pages(pairs, state))
+                if many and self.prefetch.workers > 1
+                else None
+            )
+            streams = [self._repository(pair, state, skip, early) for pair in pairs]
+            yield from round_robin(streams)  # a fair share of the budget for each
         finally:
+            self.prefetch.close()
             log.debug("%s", self.client.budget.describe())
+            if len(self.client.ledger.by_repo) > 1:
+                for slug, (sent, free) in sorted(self.client.ledger.by_repo.items()):
+                    log.debug(
+                        "GitHub API budget used by %s: %d requests (%d free 304s)", slug, sent, free
+                    )
+
+    def _repository(
+        self,
+        pair: tuple[str, str],
+        state: State,
+        skip: SkipPolicy,
+        early: Iterator[Early | None] | None,
+    ) -> Iterator[Run]:
+        repo = Repo(self.host, *pair)
+        source = f"github:{repo.slug}"
+        answer = next(early, None) if early is not None else None
+        if answer is not None:
+            self.client.preload(answer)
+        if self.query.run_id is not None:
+            yield from self._one_run(repo, source, state, skip)
+        else:
+            yield from self._poll(repo, source, state, skip)
+        state.record_success(source)
+
+    def _first_pages(
+        self, pairs: list[tuple[str, str]], state: State
+    ) -> Iterator[FirstPage | None]:
+        """Each repository's first list request, as `_poll` will make it (see `walk`)."""
+        for owner, name in pairs:
+            workflow = self.query.workflow
+            if workflow and not (workflow.endswith((".yml", ".yaml")) or workflow.isdigit()):
+                yield None  # finding a workflow by name costs requests of its own
+                continue
+            repo = Repo(self.host, owner, name)
+            source = f"github:{repo.slug}"
+            start, _ = self._plan(self._settle(state, source))
+            path, params = self._list_target(repo)
+            created = Window(start, self.query.until).query()
+            query: dict[str, str | int] = {**params, "created": created, "per_page": PER_PAGE}
+            cached = _StateEtags(state, source).get(self.client.url_key(path, query))
+            yield path, query, cached[0] if cached else None
 
     # ---- which repositories ----------------------------------------------------------
 
@@ -235,9 +280,14 @@ class GitHubCollector:
                     if created is not None:
                         moment = datetime.fromtimestamp(created / 1000, tz=timezone.utc)
                         ceiling = moment if ceiling is None else min(ceiling, moment)
-                for collected in self._attempts_of(repo, source, run, state, skip):
-                    span.keys.append(collected.natural_key)
-                    yield collected
+            fetches = (
+                fetch
+                for run in listed.runs
+                for fetch in self._attempt_fetches(repo, source, run, state)
+            )
+            for collected in self._fetched(fetches, skip):
+                span.keys.append(collected.natural_key)
+                yield collected
             if ceiling is not None:
                 span.until = min(span.until, ceiling)
             pending.append(span)
@@ -350,75 +400,20 @@ class GitHubCollector:
     def _attempts_of(
         self, repo: Repo, source: str, run: Any, state: State, skip: SkipPolicy
     ) -> Iterator[Run]:
-        """The listed (latest) attempt if finished, and earlier attempts not delivered yet,
-        so a re-run never hides attempt 1."""
-        try:
-            run_id, latest = run_id_of(run), attempt_of(run)
-        except (MalformedRun, AttributeError) as exc:
-            ident = run.get("id") if isinstance(run, dict) else run
-            skip(f"{repo.slug} run {ident!r:.40}", str(exc) or "not an object")
-            return
-        base = f"/repos/{repo.owner}/{repo.name}/actions/runs/{run_id}"
-        for earlier in range(1, latest):
-            key = natural_key(repo, run_id, earlier)
-            if state.is_delivered(key) and not state.is_delivered(key, PARTIAL_FINGERPRINT):
-                continue
-            try:
-                body = self.client.get(f"{base}/attempts/{earlier}")
-            except NotFound:
-                skip(key, "attempt not found (deleted?)")
-                continue
-            if isinstance(body, dict) and is_finished(body):
-                yield from self._attempt(repo, source, body, skip)
-        if is_finished(run):
-            key = natural_key(repo, run_id, latest)
-            if not state.is_delivered(key, fingerprint_of(run)):
-                yield from self._attempt(repo, source, run, skip)
+        yield from self._fetched(self._attempt_fetches(repo, source, run, state), skip)
+
+    def _attempt_fetches(self, repo: Repo, source: str, run: Any, state: State) -> Iterator[Fetch]:
+        return self.attempts.fetches(repo, source, run, state)
+
+    def _fetched(self, fetches: Iterable[Fetch], skip: SkipPolicy) -> Iterator[Run]:
+        for run in self.attempts.fetched(fetches, skip):
+            self.events += _count_nodes(run.root)
+            yield run
 
     def _attempt(
         self, repo: Repo, source: str, run: Any, skip: SkipPolicy, *, partial: bool = False
     ) -> Iterator[Run]:
-        """One attempt with its jobs, or a skip naming it when GitHub's data will not map."""
-        try:
-            run_id, attempt = run_id_of(run), attempt_of(run)
-        except MalformedRun as exc:
-            skip(f"{repo.slug} run {run.get('id')!r:.40}", str(exc))
-            return
-        key = natural_key(repo, run_id, attempt)
-        try:
-            jobs = self._jobs(repo, run_id, attempt)
-            collected = build_run(repo, run, jobs, source=source, partial=partial)
-        except NotFound:
-            skip(key, "jobs not found (run deleted?)")
-            return
-        except MalformedRun as exc:
-            skip(key, str(exc))
-            return
-        self.events += _count_nodes(collected.root)
-        yield collected
-
-    def _jobs(self, repo: Repo, run_id: int, attempt: int) -> list[Any]:
-        path = f"/repos/{repo.owner}/{repo.name}/actions/runs/{run_id}/attempts/{attempt}/jobs"
-
-        def fetch(page: int) -> Any:
-            params: dict[str, str | int] = {"per_page": PER_PAGE}
-            if page > 1:
-                params["page"] = page
-            return self.client.get(path, params)
-
-        def items_of(body: Any, page: int) -> list[Any]:
-            items = body.get("jobs") if isinstance(body, dict) else None
-            total = body.get("total_count") if isinstance(body, dict) else None
-            if not isinstance(items, list) or not isinstance(total, int):
-                raise MalformedRun(
-                    f"jobs page {page} of run {run_id} attempt {attempt} is malformed"
-                )
-            return items
-
-        jobs: list[Any] = []
-        for items in numbered_pages(fetch, items_of, per_page=PER_PAGE, total_of=total_count):
-            jobs.extend(items)
-        return jobs
+        yield from self._fetched([self.attempts.one(repo, source, run, partial=partial)], skip)
 
 
 def _skipped_keys(skip: SkipPolicy) -> set[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -170,17 +171,24 @@ class JenkinsClient:
             raise_on_status=False,
             budget=retry_seconds,
         )
-        adapter = LimitedAdapter(timeout, int(max_body_mb * 1_048_576), max_retries=retries)
+        adapter = LimitedAdapter(
+            timeout,
+            int(max_body_mb * 1_048_576),
+            max_retries=retries,
+            pool_maxsize=64,  # one kept-alive connection per --concurrency worker
+        )
         limit_session(self.server._session, adapter)
         self._answered = False
         self._credentials = bool(user and token)
         """True once Jenkins answered JSON: before that, a wrong answer means a wrong --url."""
         self.requests = 0
+        self._count_lock = threading.Lock()  # prefetch workers answer concurrently
         self.server._session.hooks["response"].append(self._count)
         self.blue_ocean = True
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.requests += 1
+        with self._count_lock:
+            self.requests += 1
 
     def get(self, path: str, tree: str | None = None, what: str = "") -> Any:
         """GET ``path`` (relative to the server) as JSON; `BuildGone` on 404."""

@@ -10,12 +10,13 @@ but not yet confirmed), so a repeated poll with nothing new costs one request pe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...model import Repo, Run
 from ...pipeline import SkipPolicy
+from ...prefetch import OrderedPrefetch
 from ...state import State
 from ..repos import ForeignHosts, RepoMap
 from .client import PAGE, BuildGone, JenkinsClient, JobRef
@@ -35,6 +36,9 @@ from .mapping import (
 )
 
 log = logging.getLogger(__name__)
+
+_Outcome = tuple[str, int, Run | None, str]
+"""A fetched build: its name, number, the run (or None), and why it was skipped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +64,13 @@ class _JobPoll:
 class JenkinsCollector:
     """`RunSource` over one Jenkins server: ``collector(state, skip)`` yields finished runs."""
 
-    def __init__(self, client: JenkinsClient, options: JenkinsOptions) -> None:
+    def __init__(
+        self, client: JenkinsClient, options: JenkinsOptions, concurrency: int = 1
+    ) -> None:
         self.client = client
         self.options = options
+        self.prefetch = OrderedPrefetch(concurrency)
+        """``wfapi/describe`` (+ Blue Ocean) of up to N builds in flight, runs in order."""
         self.builds_listed = 0
         self.builds_sent = 0
         self.foreign = ForeignHosts(
@@ -79,12 +87,13 @@ class JenkinsCollector:
 
     def __call__(self, state: State, skip: SkipPolicy) -> Iterator[Run]:
         downstream: list[Run] = []
-        for job in self.jobs():
-            for run in self._poll(job, state, skip):
-                if run.external_parent is None:
-                    yield run
-                else:
-                    downstream.append(run)  # its upstream may be in a job polled later
+        with self.prefetch:
+            for job in self.jobs():
+                for run in self._poll(job, state, skip):
+                    if run.external_parent is None:
+                        yield run
+                    else:
+                        downstream.append(run)  # its upstream may be in a job polled later
         yield from upstream_first(downstream)
         log.info(
             "jenkins: %d requests, %d builds listed, %d builds sent",
@@ -159,11 +168,30 @@ class JenkinsCollector:
         skip: SkipPolicy,
         source: str,
     ) -> Iterator[Run]:
+        fetches = self._fetches(job, body, page, poll, state, source)
+        for name, number, run, why in self.prefetch.map(_call, fetches):
+            if run is None:
+                skip(name, why)  # in the build's place in the stream, as sequentially
+                continue
+            poll.sent.append(number)
+            self.builds_sent += 1
+            yield run
+
+    def _fetches(
+        self,
+        job: JobRef,
+        body: dict[str, Any],
+        page: list[Any],
+        poll: _JobPoll,
+        state: State,
+        source: str,
+    ) -> Iterator[Callable[[], _Outcome]]:
+        """Which builds to read, decided here (the state is read on this thread)."""
         for entry in page:
             try:
                 number = build_number(entry)
             except MalformedBuild as exc:
-                skip(f"a build of {job.path}", str(exc))
+                yield _known((f"a build of {job.path}", 0, None, str(exc)))
                 continue
             poll.highest = max(poll.highest, number)
             if poll.last is not None and number <= poll.last and number not in poll.recheck:
@@ -178,11 +206,17 @@ class JenkinsCollector:
                 continue
             if state.is_delivered(self._key(job, number)):
                 continue
-            run = self._collect(job, body, entry, number, source, skip)
-            if run is not None:
-                poll.sent.append(number)
-                self.builds_sent += 1
-                yield run
+            repo = self.repo_for(job, body, entry)
+            if repo is None:
+                why = (
+                    "its repository is unknown (no git checkout or GitHub project "
+                    "property); use --repo or --repo-map"
+                )
+                yield _known((f"{job.path} #{number}", number, None, why))
+                continue
+            if self.foreign.holds(job.path, f"{job.path} #{number}", repo):
+                continue  # reported once per job by `foreign.report`
+            yield self._collect(job, entry, number, source, repo)
 
     def repo_for(self, job: JobRef, body: dict[str, Any], build: dict[str, Any]) -> Repo | None:
         """--repo, then --repo-map, then the build's own checkout (see `app_checkout`).
@@ -203,42 +237,39 @@ class JenkinsCollector:
         return own.repo if own is not None and own.repo is not None else declared
 
     def _collect(
-        self,
-        job: JobRef,
-        body: dict[str, Any],
-        build: dict[str, Any],
-        number: int,
-        source: str,
-        skip: SkipPolicy,
-    ) -> Run | None:
+        self, job: JobRef, build: dict[str, Any], number: int, source: str, repo: Repo
+    ) -> Callable[[], _Outcome]:
+        """The network half of one build (its stages), for a prefetch worker."""
+
         name = f"{job.path} #{number}"
-        repo = self.repo_for(job, body, build)
-        if repo is None:
-            skip(
-                name,
-                "its repository is unknown (no git checkout or GitHub project "
-                "property); use --repo or --repo-map",
-            )
-            return None
-        if self.foreign.holds(job.path, name, repo):
-            return None
-        branch_job = job.branch_job or is_branch_build(build)
-        describe: Any = None
-        blue: Any = None
-        try:
-            if is_pipeline(build):
-                describe = self.client.describe(job, number)
-                if ran_in_parallel(describe):
-                    blue = self.client.blue_nodes(job, number, branch_job)
-        except BuildGone:
-            skip(name, "deleted since it was listed")
-            return None
-        context = BuildContext(self.client.host, job.path, repo, source, branch_job)
-        try:
-            return map_build(build, context, describe, blue)
-        except (MalformedBuild, ValueError, TypeError, KeyError, AttributeError) as exc:
-            skip(name, f"unexpected JSON from Jenkins ({exc})")
-            return None
+
+        def fetch() -> _Outcome:
+            branch_job = job.branch_job or is_branch_build(build)
+            describe: Any = None
+            blue: Any = None
+            try:
+                if is_pipeline(build):
+                    describe = self.client.describe(job, number)
+                    if ran_in_parallel(describe):
+                        blue = self.client.blue_nodes(job, number, branch_job)
+            except BuildGone:
+                return name, number, None, "deleted since it was listed"
+            context = BuildContext(self.client.host, job.path, repo, source, branch_job)
+            try:
+                return name, number, map_build(build, context, describe, blue), ""
+            except (MalformedBuild, ValueError, TypeError, KeyError, AttributeError) as exc:
+                return name, number, None, f"unexpected JSON from Jenkins ({exc})"
+
+        return fetch
+
+
+def _call(fetch: Callable[[], _Outcome]) -> _Outcome:
+    return fetch()
+
+
+def _known(outcome: _Outcome) -> Callable[[], _Outcome]:
+    """An outcome decided without a request, kept in its place in the ordered stream."""
+    return lambda: outcome
 
 
 def upstream_first(runs: list[Run]) -> Iterator[Run]:

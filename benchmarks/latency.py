@@ -1,0 +1,248 @@
+"""Latency mode: the stand-ins answer every request D ms late, as real APIs do.
+
+    python benchmarks/latency.py                       # 100 and 300 ms, 1 repeat
+    python benchmarks/latency.py --delay 100 --repeats 3
+
+On loopback a request costs ~0.5 ms, so a collector that waits for each answer before
+asking the next question looks fast; at GitHub's real 150-400 ms it is not. For each
+delay this measures, in the same run and against the same servers:
+
+- a backfill (GitHub: N runs x 5 jobs; Jenkins: N Pipeline builds, 1 in 4 parallel) and
+  a GitHub idle poll of 200 repositories under ``--org`` (every page answered 304);
+- the floor: a bare httpx loop sending exactly the GETs the collector sent, 8 in flight,
+  in any order. For GitHub the floor is the slower of that loop and the request count at
+  14 requests a second (GitHub's 900 points a minute);
+- requests per run attempt (counted by the servers), and whether the dry-run bodies at the
+  default concurrency are byte-identical to ``CI_COLLECTOR_CONCURRENCY=1``.
+
+Times are wall clock on a shared machine: ratios measured in the same run are what to
+compare. Prints a table; ``--json`` writes the figures too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "src"), str(HERE.parent)]
+
+import httpx  # noqa: E402
+from history import GitHubShape, JenkinsShape  # noqa: E402
+from run import (  # noqa: E402
+    DAY_MS,
+    JENKINS_START_MS,
+    Servers,
+    clean_env,
+    cli,
+    counted,
+    github_cli,
+    run_child,
+    servers,
+    trunk_args,
+)
+
+GITHUB_RATE = 14.0
+IN_FLIGHT = 8
+ORG = "latorg"
+
+
+@dataclass
+class Row:
+    delay_ms: int
+    what: str
+    seconds: list[float]
+    floor: list[float]
+    requests: int
+    per_unit: float | None
+    identical: bool | None
+
+    @property
+    def ratio(self) -> float:
+        return min(self.seconds) / min(self.floor)
+
+
+def bare_loop(base: str, paths: list[str]) -> float:
+    """Seconds for a bare httpx client to GET `paths`, `IN_FLIGHT` at a time.
+
+    A subprocess, like the collector, so both pay interpreter start-up.
+    """
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
+        listing.write("\n".join(paths))
+        listing.flush()
+        return run_child([sys.executable, __file__, "--bare", base, listing.name]).seconds
+
+
+def _bare(base: str, paths: list[str]) -> float:
+    async def go() -> float:
+        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+        gate = asyncio.Semaphore(IN_FLIGHT)
+        async with httpx.AsyncClient(base_url=base, limits=limits) as client:
+
+            async def one(path: str) -> None:
+                async with gate:
+                    (await client.get(path)).raise_for_status()
+
+            began = time.perf_counter()
+            await asyncio.gather(*(one(p) for p in paths))
+            return time.perf_counter() - began
+
+    return asyncio.run(go())
+
+
+def env_with(concurrency: int | None) -> dict[str, str]:
+    env = clean_env()
+    if concurrency is not None:
+        env["CI_COLLECTOR_CONCURRENCY"] = str(concurrency)
+    return env
+
+
+def identical_bodies(args: list[str], work: Path, name: str) -> bool:
+    """Dry-run bodies at the default concurrency == at concurrency 1, byte for byte."""
+    outputs = []
+    for concurrency in (1, None):
+        out = work / f"{name}-{concurrency}.jsonl"
+        run_child([*args, "--output", str(out)], env=env_with(concurrency))
+        outputs.append(out.read_bytes())
+    return outputs[0] == outputs[1] and len(outputs[0]) > 0
+
+
+def github_backfill(srv: Servers, shape: GitHubShape, delay: int, repeats: int, work: Path) -> Row:
+    took, floors, counts = [], [], {}
+    for attempt in range(repeats):
+        srv.reset(srv.github, srv.trunk)
+        args = github_cli(srv, shape, *trunk_args(srv, work, f"ghl{delay}-{attempt}"))
+        took.append(run_child(args).seconds)
+        counts, paths = srv.counts(srv.github), srv.paths(srv.github)
+        floors.append(max(bare_loop(srv.github, paths), len(paths) / GITHUB_RATE))
+    same = identical_bodies(github_cli(srv, shape), work, f"gh{delay}")
+    total = counted(counts)
+    return Row(
+        delay, f"GitHub backfill, {shape.runs} runs", took, floors, total, total / shape.runs, same
+    )
+
+
+def github_org_poll(srv: Servers, repos: int, delay: int, repeats: int, work: Path) -> Row:
+    args = cli(
+        "github", "--org", ORG, "--github-api-url", srv.github, "-q", *trunk_args(srv, work, "org")
+    )
+    run_child(args)  # the first poll delivers; the timed ones find nothing new
+    took, floors, total = [], [], 0
+    for _ in range(repeats):
+        srv.reset(srv.github)
+        took.append(run_child(args).seconds)
+        paths = srv.paths(srv.github)
+        total = len(paths)
+        floors.append(max(bare_loop(srv.github, paths), total / GITHUB_RATE))
+    return Row(delay, f"GitHub idle poll, --org of {repos} repos", took, floors, total, None, None)
+
+
+def jenkins_backfill(
+    srv: Servers, shape: JenkinsShape, delay: int, repeats: int, work: Path
+) -> Row:
+    base = cli("jenkins", "--url", srv.jenkins, "--job", shape.job, "-q")
+    took, floors, counts = [], [], {}
+    for attempt in range(repeats):
+        srv.reset(srv.jenkins, srv.trunk)
+        took.append(run_child([*base, *trunk_args(srv, work, f"jl{delay}-{attempt}")]).seconds)
+        counts, paths = srv.counts(srv.jenkins), srv.paths(srv.jenkins)
+        floors.append(bare_loop(srv.jenkins, paths))
+    same = identical_bodies(base, work, f"jk{delay}")
+    total = sum(counts.values())
+    return Row(
+        delay,
+        f"Jenkins backfill, {shape.builds} builds (1 in 4 parallel)",
+        took,
+        floors,
+        total,
+        total / shape.builds,
+        same,
+    )
+
+
+def jenkins_poll(srv: Servers, shape: JenkinsShape, delay: int, repeats: int, work: Path) -> Row:
+    args = cli("jenkins", "--url", srv.jenkins, "--job", shape.job, "-q")
+    args += trunk_args(srv, work, f"jp{delay}")
+    run_child(args)
+    took, floors, total = [], [], 0
+    for _ in range(repeats):
+        srv.reset(srv.jenkins)
+        took.append(run_child(args).seconds)
+        paths = srv.paths(srv.jenkins)
+        total = len(paths)
+        floors.append(bare_loop(srv.jenkins, paths))
+    return Row(delay, "Jenkins idle poll, 1 job", took, floors, total, None, None)
+
+
+def measure(delay: int, runs: int, repos: int, repeats: int) -> list[Row]:
+    now = datetime.now(timezone.utc)
+    start = int((now - timedelta(days=30)).timestamp() * 1000)
+    backfill = GitHubShape("latency", "backfill", runs, 5, 10, start - start % DAY_MS, 5 * 60_000)
+    recent = int((now - timedelta(hours=12)).timestamp() * 1000)
+    org = [
+        GitHubShape(ORG, f"repo{n:03d}", 2, 2, 3, recent, 60_000, first_id=40_000_000_000 + 10 * n)
+        for n in range(repos)
+    ]
+    job = JenkinsShape("latency/pipeline", runs, 8, JENKINS_START_MS, parallel_every=4)
+    spec = {
+        "delay_ms": delay,
+        "github": [asdict(s) for s in [backfill, *org]],
+        "jenkins": [asdict(job)],
+    }
+    with servers(spec) as srv, tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        return [
+            github_backfill(srv, backfill, delay, repeats, work),
+            github_org_poll(srv, repos, delay, repeats, work),
+            jenkins_backfill(srv, job, delay, repeats, work),
+            jenkins_poll(srv, job, delay, repeats, work),
+        ]
+
+
+def show(rows: list[Row]) -> None:
+    print(
+        "| delay | what | collector s (min / median) | floor s (min) | ratio | requests "
+        "| per run | bodies identical |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        per = f"{r.per_unit:.3f}" if r.per_unit is not None else "-"
+        same = "-" if r.identical is None else ("yes" if r.identical else "NO")
+        print(
+            f"| {r.delay_ms} ms | {r.what} | {min(r.seconds):.2f} / "
+            f"{statistics.median(r.seconds):.2f} | {min(r.floor):.2f} | {r.ratio:.2f}x "
+            f"| {r.requests} | {per} | {same} |"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--delay", type=int, action="append", help="ms (repeatable)")
+    parser.add_argument("--runs", type=int, default=120, help="runs / builds to backfill")
+    parser.add_argument("--repos", type=int, default=200, help="repositories under --org")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--bare", nargs=2, metavar=("BASE", "PATHS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare:
+        _bare(args.bare[0], Path(args.bare[1]).read_text().split())
+        return 0
+    rows: list[Row] = []
+    for delay in args.delay or [100, 300]:
+        rows += measure(delay, args.runs, args.repos, args.repeats)
+    show(rows)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""`OrderedPrefetch` (results in submission order, bounded) and `Pacer` (one shared rate)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+from ci_collector.pacing import Pacer
+from ci_collector.prefetch import OrderedPrefetch, concurrency_from_env
+
+
+class Flaky(Exception):
+    pass
+
+
+@pytest.mark.parametrize("workers", [1, 2, 8, 16])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_results_come_in_submission_order_whatever_finishes_first(workers: int, seed: int) -> None:
+    pauses = random.Random(seed)
+    delays = {n: pauses.random() / 500 for n in range(60)}
+
+    def fetch(n: int) -> int:
+        time.sleep(delays[n])  # later items often finish first
+        return n * n
+
+    with OrderedPrefetch(workers) as prefetch:
+        assert list(prefetch.map(fetch, range(60))) == [n * n for n in range(60)]
+
+
+@pytest.mark.parametrize("workers", [2, 4, 8])
+def test_no_more_than_the_window_is_fetched_ahead(workers: int) -> None:
+    consumed = 0
+    ahead: list[int] = []
+    lock = threading.Lock()
+
+    def fetch(n: int) -> int:
+        with lock:
+            ahead.append(n - consumed)
+        return n
+
+    with OrderedPrefetch(workers) as prefetch:
+        for n in prefetch.map(fetch, range(100)):
+            consumed = n + 1
+            time.sleep(0.0005)
+    assert max(ahead) <= 2 * workers
+    assert max(ahead) >= 2  # it did run ahead
+
+
+@pytest.mark.parametrize("failing", [0, 5, 39])
+def test_an_exception_surfaces_where_its_result_would_have(failing: int) -> None:
+    def fetch(n: int) -> int:
+        if n == failing:
+            raise Flaky(str(n))
+        return n
+
+    got: list[int] = []
+    with OrderedPrefetch(8) as prefetch, pytest.raises(Flaky, match=str(failing)):
+        for n in prefetch.map(fetch, range(40)):
+            got.append(n)
+    assert got == list(range(failing))
+
+
+def test_the_item_iterator_and_the_results_stay_on_the_callers_thread() -> None:
+    caller = threading.get_ident()
+    seen: list[int] = []
+
+    def items() -> object:
+        for n in range(20):
+            seen.append(threading.get_ident())  # where the state would be read
+            yield n
+
+    workers: set[int] = set()
+
+    def fetch(n: object) -> object:
+        workers.add(threading.get_ident())
+        time.sleep(0.001)
+        return n
+
+    with OrderedPrefetch(4) as prefetch:
+        list(prefetch.map(fetch, items()))  # type: ignore[arg-type]
+    assert set(seen) == {caller}
+    assert caller not in workers and len(workers) > 1
+
+
+def test_one_worker_is_a_plain_loop_on_the_callers_thread() -> None:
+    threads: set[int] = set()
+    order: list[str] = []
+
+    def items() -> object:
+        for n in range(3):
+            order.append(f"item {n}")
+            yield n
+
+    def fetch(n: object) -> object:
+        threads.add(threading.get_ident())
+        order.append(f"fetch {n}")
+        return n
+
+    with OrderedPrefetch(1) as prefetch:
+        for n in prefetch.map(fetch, items()):  # type: ignore[arg-type]
+            order.append(f"use {n}")
+    assert threads == {threading.get_ident()}
+    assert order == [f"{what} {n}" for n in range(3) for what in ("item", "fetch", "use")]
+
+
+def test_stopping_early_cancels_what_was_queued() -> None:
+    fetched: list[int] = []
+
+    def fetch(n: int) -> int:
+        fetched.append(n)
+        time.sleep(0.002)
+        return n
+
+    with OrderedPrefetch(2) as prefetch:
+        for n in prefetch.map(fetch, range(1000)):
+            if n == 3:
+                break
+    assert len(fetched) < 20
+
+
+@pytest.mark.parametrize(("text", "expected"), [("", 8), ("1", 1), ("12", 12), ("x", 8)])
+def test_concurrency_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, text: str, expected: int
+) -> None:
+    monkeypatch.setenv("CI_COLLECTOR_CONCURRENCY", text)
+    assert concurrency_from_env() == expected
+    assert concurrency_from_env(3) == 3
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize(("rate", "burst", "requests"), [(14, 60, 200), (5, 1, 20), (15, 10, 100)])
+def test_the_pacer_never_exceeds_burst_plus_rate_times_time(
+    rate: float, burst: int, requests: int
+) -> None:
+    fake = FakeTime()
+    pacer = Pacer(rate, burst, clock=fake.clock, sleep=fake.sleep)
+    starts = []
+    for _ in range(requests):
+        pacer.wait()
+        starts.append(fake.now)
+    began = starts[0]
+    for index, at in enumerate(starts):
+        assert index + 1 <= burst + (at - began) * rate + 1e-9
+    total = starts[-1] - began
+    assert total == pytest.approx((requests - burst) / rate, abs=1 / rate)
+
+
+def test_an_unpaced_pacer_never_sleeps() -> None:
+    fake = FakeTime()
+    pacer = Pacer(None, clock=fake.clock, sleep=fake.sleep)
+    for _ in range(1000):
+        pacer.wait()
+    assert fake.slept == []
+
+
+def test_a_pause_holds_back_every_other_thread_but_not_the_pauser() -> None:
+    fake = FakeTime()
+    pacer = Pacer(None, clock=fake.clock, sleep=fake.sleep)
+    pacer.pause(30)
+    assert pacer.wait() == 0  # the thread that was told to wait sleeps it out itself
+    waited: list[float] = []
+    other = threading.Thread(target=lambda: waited.append(pacer.wait()))
+    other.start()
+    other.join()
+    assert waited == [pytest.approx(30)]
+    fake.now += 31
+    assert pacer.wait() == 0
