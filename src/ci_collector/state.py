@@ -8,8 +8,6 @@ with the same ids (harmless), and never the other way round.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 import sqlite3
@@ -22,8 +20,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import CollectorError, ComeBackLater, RemoteError, UserError
+from .errors import UserError
 from .refusals import REFUSALS_SCHEMA, RefusalBook
+from .statefile import BUSY_SECONDS as BUSY_SECONDS
+from .statefile import LOCK_MAX_AGE_SECONDS as LOCK_MAX_AGE_SECONDS
+from .statefile import PollLock
+from .statefile import StateBusy as StateBusy
+from .statefile import state_failure as state_failure
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -60,11 +63,6 @@ CREATE TABLE IF NOT EXISTS etags (
 SCHEMA_VERSION = 1
 """Stored as ``PRAGMA user_version``: a file from a newer ci-collector is refused at open."""
 
-BUSY_SECONDS = 30.0
-"""How long a write waits for another connection to the file before giving up (exit 75)."""
-
-LOCK_MAX_AGE_SECONDS = 3600.0
-"""A poll lock held longer than this is reported as stuck (exit 1), not as a busy neighbour."""
 ETAG_TTL_SECONDS = 7 * 24 * 3600
 """A cached list page unused for a week is dropped: its window has left every look-back."""
 
@@ -75,49 +73,8 @@ def default_state_path() -> Path:
     return Path(base) / "ci-collector" / "state.sqlite"
 
 
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class StateBusy(Exception):
-    """Another ci-collector holds the lock on this state file."""
-
-    def __init__(self, message: str, age: float | None = None) -> None:
-        super().__init__(message)
-        self.age = age
-
-
-def state_failure(path: Path | str, exc: sqlite3.Error | OSError) -> CollectorError:
-    """One line, and the exit code that says whether waiting helps, for a failing state file.
-
-    Busy is transient (75); a full disk needs a person (1); a corrupted or unwritable
-    file, or one from a newer version, is configuration (2): it never heals by itself.
-    """
-    text = str(exc).lower()
-    code = getattr(exc, "errno", None)
-    if "locked" in text or "busy" in text:
-        return ComeBackLater(
-            f"state file {path} stayed busy (another process is writing it) for "
-            f"{BUSY_SECONDS:g} s; run again later"
-        )
-    if "full" in text or code == errno.ENOSPC:
-        return RemoteError(f"no space left for state file {path} ({exc}); free some space")
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return UserError(
-            f"cannot open state file {path}: corrupted ({exc}); move it aside and run "
-            "again (everything is re-sent with the same ids)"
-        )
-    if "readonly" in text or "read-only" in text or code in (errno.EACCES, errno.EROFS):
-        return UserError(f"state file {path} is not writable ({exc}); check --state")
-    if isinstance(exc, sqlite3.Error):
-        return UserError(f"cannot open state file {path}: {exc}")
-    return UserError(f"cannot open state file {path}: {exc.strerror or exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +93,7 @@ Attempt = tuple[str, str, str, int]
 """``(run_key, source, fingerprint, events)`` of one run attempt."""
 
 
-class State(RefusalBook):
+class State(RefusalBook, PollLock):
     """The state file. Use as a context manager, or call `close`.
 
     `namespace` keeps destinations apart in one file: what went only to the local store
@@ -187,52 +144,6 @@ class State(RefusalBook):
     def close(self) -> None:
         self.unlock()
         self._db.close()
-
-    # ---- the lock: one delivering process per state file ----------------------------
-
-    def lock(self, wait: bool = False, poll_seconds: float = 0.5) -> None:
-        """Take the poll lock, or raise `StateBusy` (unless `wait`, which blocks)."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        try:
-            handle = open(lock_path, "a+")  # noqa: SIM115
-        except OSError as exc:
-            raise state_failure(lock_path, exc) from None
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not wait:
-                    handle.close()
-                    raise self._busy(lock_path) from None
-                time.sleep(poll_seconds)
-            except OSError as exc:  # ENOLCK: NFS without a lock daemon; EOPNOTSUPP, EINVAL
-                handle.close()
-                raise UserError(
-                    f"cannot lock state file {self.path} ({os.strerror(exc.errno or 0)}): its "
-                    "file system does not support locks (NFS?); put --state on a local disk"
-                ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()} {time.time():.0f}\n")  # who holds it, since when
-        handle.flush()
-        self._lock_file = handle
-
-    def _busy(self, lock_path: Path) -> StateBusy:
-        """Who holds the lock and for how long, as its holder wrote it in the lock file."""
-        message = f"another ci-collector is using {self.path}"
-        try:
-            pid, since = lock_path.read_text().split()
-            age = max(0.0, time.time() - float(since))
-        except (OSError, ValueError):
-            return StateBusy(message)
-        return StateBusy(f"{message} (pid {pid}, for {_duration(age)})", age)
-
-    def unlock(self) -> None:
-        if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
 
     # ---- delivered run attempts -----------------------------------------------------
 

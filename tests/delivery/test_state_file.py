@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from ci_collector import state as state_module
+from ci_collector import statefile
 from ci_collector.state import State
 from tests.delivery import harness
 from tests.delivery.harness import good, run
@@ -46,7 +47,7 @@ def test_a_file_system_without_locks_is_exit_2(
     def no_locks(fd: Any, operation: int) -> None:
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(state_module.fcntl, "flock", no_locks)
+    monkeypatch.setattr(statefile.fcntl, "flock", no_locks)
     path = tmp_path / "s.sqlite"
     result = poll(trunk, path)
     assert_one_line(
@@ -117,7 +118,8 @@ def test_a_corrupted_state_is_one_line_exit_2(
 def test_a_state_busy_for_long_at_open_is_come_back_later(
     trunk: TrunkStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(state_module, "BUSY_SECONDS", 0.2)
+    monkeypatch.setattr(state_module, "BUSY_SECONDS", 0.2)  # the wait
+    monkeypatch.setattr(statefile, "BUSY_SECONDS", 0.2)  # the message (statefile.py)
     path = tmp_path / "s.sqlite"
     State(path).close()
     other = sqlite3.connect(path, isolation_level=None)
@@ -137,7 +139,8 @@ def test_a_state_busy_for_long_at_open_is_come_back_later(
 def test_a_state_busy_for_long_mid_poll_is_come_back_later(
     trunk: TrunkStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(state_module, "BUSY_SECONDS", 0.2)
+    monkeypatch.setattr(state_module, "BUSY_SECONDS", 0.2)  # the wait
+    monkeypatch.setattr(statefile, "BUSY_SECONDS", 0.2)  # the message (statefile.py)
     path = tmp_path / "s.sqlite"
     State(path).close()
     holders: list[sqlite3.Connection] = []
