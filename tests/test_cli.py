@@ -200,7 +200,8 @@ def test_a_busy_state_exits_quietly(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     with State(path) as holder:
         holder.lock()
-        result = run_tiny("tiny", "--state", str(path), env={"TRUNK_API_TOKEN": TOKEN})
+        env = {"TRUNK_API_TOKEN": TOKEN, "TRUNK_API_URL": "http://127.0.0.1:9"}
+        result = run_tiny("tiny", "--state", str(path), env=env)
     assert result.returncode == 0
     assert "another ci-collector is using" in result.stderr
     assert "use --wait to queue" in result.stderr

@@ -116,3 +116,45 @@ def test_a_refused_chain_holds_only_its_own_source() -> None:
         assert state.cursor(SOURCE) is None and state.cursor(other) == {"at": 2}
         successes = {row.source: row.last_success for row in state.sources()}
         assert successes[SOURCE] is None and successes[other] is not None
+
+
+def _hold(state: State, refused: Chain, fingerprint: str) -> None:
+    """Trunk's refusal of `refused` on record, quarantined (as after 3 polls over 30 min)."""
+    state.record_refusal(refused.run_key, SOURCE, fingerprint, 400, "bad event", "{}")
+    state._db.execute("UPDATE refusals SET quarantine = 'held'")
+
+
+def test_the_default_hook_settles_exactly_the_quarantined_chains() -> None:
+    # (quarantined?, fingerprint on record matches?) -> is the cursor past the chain?
+    cases = [(False, True, None), (True, True, {"at": 1}), (True, False, None)]
+    for held, same, expected in cases:
+        with State(":memory:") as state:
+            refused = chain(make_run(1))
+            if held:
+                _hold(state, refused, refused.fingerprint if same else "an older attempt")
+            ledger = Ledger(state, ("",))
+            ledger.expect(refused)
+            ledger.checkpoint(Checkpoint(SOURCE, {"at": 1}))
+            ledger.acknowledge([Ack(refused, "", refused=True)])
+            assert state.cursor(SOURCE) == expected, (held, same)
+            assert [r.run_key for r in state.refusals()] == [refused.run_key]
+            assert state.sources()[0].refused == (refused.run_key,)  # `state show` lists it
+            settled = state.is_delivered(refused.run_key, refused.fingerprint)
+            assert settled == (expected is not None)
+
+
+def test_a_refused_chain_delivered_later_is_no_longer_listed_and_forget_clears_refusals() -> None:
+    with State(":memory:") as state:
+        first, second = chain(make_run(1)), chain(make_run(2))
+        ledger = Ledger(state, ("",))
+        for refused in (first, second):
+            ledger.expect(refused)
+            ledger.acknowledge([Ack(refused, "", refused=True)])
+        assert {r.run_key for r in state.refusals()} == {first.run_key, second.run_key}
+        again = Ledger(state, ("",))  # the next poll: the first is accepted this time
+        again.expect(first)
+        again.acknowledge([Ack(first, "")])
+        assert [r.run_key for r in state.refusals()] == [second.run_key]
+        assert state.sources()[0].refused == (second.run_key,)
+        state.forget(SOURCE)
+        assert state.refusals() == [] and state.sources() == []

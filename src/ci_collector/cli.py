@@ -26,6 +26,7 @@ COMMANDS = {
     "report": "ci_collector.commands.report:report",
     "validate": "ci_collector.commands.validate:validate",
     "state": "ci_collector.commands.state:state",
+    "dead-letter": "ci_collector.commands.dead_letter:dead_letter",
     "health": "ci_collector.commands.health:health",
 }
 

@@ -256,8 +256,11 @@ def encode_event(event: Mapping[str, Any]) -> str:
 class EventStore:
     """The events tables of one SQLite file (``:memory:`` for a throwaway store)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
+        if read_only and self.path is not None:
+            self.db = open_read_only(self.path)
+            return
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -278,6 +281,8 @@ class EventStore:
         """A second connection to the same file, for reading in another thread."""
         if self.path is None:
             return None
+        if self.db.execute("PRAGMA query_only").fetchone()[0]:
+            return open_read_only(self.path)
         return sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
 
     def write(self, rows: Sequence[Row], bodies: Iterable[tuple[str, str]]) -> None:
@@ -353,3 +358,29 @@ def load_request_bodies(store: EventStore, lines: Iterable[str], origin: str) ->
             raise UserError(f"{origin}: an event is missing a field ({exc})") from None
         store.write(rows, bodies)
     return runs
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """The store of a file this process cannot write (read-only mount, another user's).
+
+    ``mode=ro`` first; a WAL file whose directory is not writable cannot get its shared
+    memory file, so it is then read as ``immutable`` (a snapshot: fine for a report).
+    """
+    problem: sqlite3.Error | None = None
+    for flags in ("mode=ro", "immutable=1"):
+        uri = f"{path.resolve().as_uri()}?{flags}"
+        try:
+            db = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+            db.execute("PRAGMA query_only = 1")
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.Error as exc:
+            problem = exc
+            continue
+        if "events" not in tables:
+            db.close()
+            raise UserError(
+                f"no local store in {path}: run a collector without TRUNK_API_TOKEN (or with "
+                "--store) first, or pass --input FILE.jsonl"
+            )
+        return db
+    raise UserError(f"cannot read the local store {path}: {problem}")

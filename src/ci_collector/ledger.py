@@ -10,8 +10,9 @@ cursors. A chain is settled when every sink acknowledged it and either
 - every sink accepted it (it is marked delivered, per sink namespace), or
 - a sink refused it and the `refused` hook put it somewhere safe *in the state* and says
   so (a quarantine the user can list and replay). The default hook records the refusal
-  (``dead_lettered`` table, besides the sink's dead-letter file) but does not settle it:
-  the refused chain holds back its source's later checkpoints, so the next poll lists
+  (``refusals`` table, besides the sink's dead-letter file) and settles only chains
+  quarantined there (refused in several polls over half an hour, see refusals.py): any
+  other refused chain holds back its source's later checkpoints, so the next poll lists
   it again and re-sends it. A refusal is never passed over silently.
 
 A skipped run never reaches the ledger: its skip is recorded in the state when it happens
@@ -86,6 +87,8 @@ class Ledger:
         self._open: dict[Chain, tuple[int, _Tally]] = {}
         self._unsettled: dict[int, str] = {}  # sequence number -> source
         self._checkpoints: list[tuple[int, Checkpoint]] = []
+        self._refusals = state is not None and bool(state.refusals())
+        """Whether delivered chains may have a refusal on record to clear."""
 
     def expect(self, chain: Chain) -> None:
         """A chain is about to go to the sinks: checkpoints after it wait for it."""
@@ -122,6 +125,8 @@ class Ledger:
         if self.state is not None:
             for sink, attempts in accepted.items():
                 self.state.mark_all_delivered(attempts, sink=sink)
+            if delivered and self._refusals:  # delivered at last: no longer refused
+                self.state.clear_refusals(chain.run_key for chain in delivered)
         if refused:
             self.settled.dead_lettered += len(refused)
             for chain in self.refused(list(refused)):
@@ -166,12 +171,16 @@ class Ledger:
         self.settled.completed.extend(completed)
 
     def _record_refused(self, chains: list[Chain]) -> list[Chain]:
-        """Record the refusal; settle nothing, so the next poll sends these again."""
-        if self.state is not None:
-            self.state.mark_dead_lettered(_attempt(chain) for chain in chains)
+        """Record the refusal; settle only the quarantined, so the next poll sends the rest."""
+        if self.state is None:
+            return []
+        self.state.mark_dead_lettered(_attempt(chain) for chain in chains)
+        self._refusals = True
+        held = [c for c in chains if self.state.is_quarantined(c.run_key, c.fingerprint)]
         for chain in chains:
-            log.debug("%s: refused; holds its source's cursor until it is sent", chain.run_key)
-        return []
+            if chain not in held:
+                log.debug("%s: refused; holds its source's cursor until it is sent", chain.run_key)
+        return held
 
 
 def _attempt(chain: Chain) -> Attempt:

@@ -8,7 +8,6 @@ with the same ids (harmless), and never the other way round.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sqlite3
@@ -22,6 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .refusals import REFUSALS_SCHEMA, RefusalBook
+from .statefile import BUSY_SECONDS as BUSY_SECONDS
+from .statefile import LOCK_MAX_AGE_SECONDS as LOCK_MAX_AGE_SECONDS
+from .statefile import PollLock
+from .statefile import StateBusy as StateBusy
+from .statefile import state_failure as state_failure
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -38,13 +43,6 @@ CREATE TABLE IF NOT EXISTS delivered (
     delivered_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS delivered_by_source ON delivered(source);
-CREATE TABLE IF NOT EXISTS dead_lettered (
-    run_key TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    events INTEGER NOT NULL,
-    refused_at TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS skipped (
     run_key TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -62,6 +60,9 @@ CREATE TABLE IF NOT EXISTS etags (
 """
 
 
+SCHEMA_VERSION = 1
+"""Stored as ``PRAGMA user_version``: a file from a newer ci-collector is refused at open."""
+
 ETAG_TTL_SECONDS = 7 * 24 * 3600
 """A cached list page unused for a week is dropped: its window has left every look-back."""
 
@@ -74,10 +75,6 @@ def default_state_path() -> Path:
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class StateBusy(Exception):
-    """Another ci-collector holds the lock on this state file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +93,7 @@ Attempt = tuple[str, str, str, int]
 """``(run_key, source, fingerprint, events)`` of one run attempt."""
 
 
-class State:
+class State(RefusalBook, PollLock):
     """The state file. Use as a context manager, or call `close`.
 
     `namespace` keeps destinations apart in one file: what went only to the local store
@@ -112,16 +109,31 @@ class State:
         self.path = Path(path)
         self.namespace = namespace
         self.sinks: tuple[str, ...] = (namespace,)
+        self._lock_file: Any = None
+        db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db = self._db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
+            self._check_version()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+            self._db.executescript(SCHEMA + REFUSALS_SCHEMA)
+            if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.prune_etags()
-        except (OSError, sqlite3.DatabaseError) as exc:
-            raise UserError(f"cannot open state file {self.path}: {exc}") from None
-        self._lock_file: Any = None
+        except (OSError, sqlite3.Error) as exc:
+            if db is not None:
+                db.close()
+            raise state_failure(self.path, exc) from None
+
+    def _check_version(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise UserError(
+                f"state file {self.path} was written by a newer ci-collector (schema "
+                f"{version}, this one knows {SCHEMA_VERSION}): upgrade ci-collector"
+            )
 
     def __enter__(self) -> State:
         return self
@@ -133,33 +145,16 @@ class State:
         self.unlock()
         self._db.close()
 
-    # ---- the lock: one delivering process per state file ----------------------------
-
-    def lock(self, wait: bool = False, poll_seconds: float = 0.5) -> None:
-        """Take the poll lock, or raise `StateBusy` (unless `wait`, which blocks)."""
-        handle = open(self.path.with_name(self.path.name + ".lock"), "a+")  # noqa: SIM115
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not wait:
-                    handle.close()
-                    raise StateBusy(f"another ci-collector is using {self.path}") from None
-                time.sleep(poll_seconds)
-        self._lock_file = handle
-
-    def unlock(self) -> None:
-        if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
-
     # ---- delivered run attempts -----------------------------------------------------
 
     def is_delivered(self, run_key: str, fingerprint: str = "") -> bool:
-        """True when every sink has this attempt (with this fingerprint, if one is given)."""
-        return all(self.delivered_to(sink, run_key, fingerprint) for sink in self.sinks)
+        """True when every sink has this attempt (with this fingerprint, if one is given).
+
+        A quarantined attempt counts too: settled, so it is not re-sent every poll.
+        """
+        if all(self.delivered_to(sink, run_key, fingerprint) for sink in self.sinks):
+            return True
+        return self.is_quarantined(run_key, fingerprint)
 
     def mark_delivered(self, run_key: str, source: str, fingerprint: str, events: int) -> None:
         self.mark_all_delivered([(run_key, source, fingerprint, events)])
@@ -209,14 +204,19 @@ class State:
         return row is not None and (not fingerprint or row[0] == fingerprint)
 
     def mark_dead_lettered(self, attempts: Iterable[Attempt]) -> None:
-        """Attempts a sink refused (kept in its dead-letter file): never silently lost."""
+        """Attempts a sink refused (kept in its dead-letter file): never silently lost.
+
+        One table with the Trunk refusals (`RefusalBook`): a chain the sink already
+        counted there, with Trunk's answer, keeps that record.
+        """
         now = _now()
         with self._transaction():
-            for run_key, source, fingerprint, events in attempts:
+            for run_key, source, fingerprint, _events in attempts:
                 self._db.execute(
-                    "INSERT OR REPLACE INTO dead_lettered"
-                    "(run_key, source, fingerprint, events, refused_at) VALUES (?, ?, ?, ?, ?)",
-                    (self.namespace + run_key, self.namespace + source, fingerprint, events, now),
+                    "INSERT OR IGNORE INTO refusals(run_key, source, fingerprint, polls,"
+                    " status, error, body, first_refused, last_refused)"
+                    " VALUES (?, ?, ?, 1, 0, '', '', ?, ?)",
+                    (self.namespace + run_key, self.namespace + source, fingerprint, now, now),
                 )
                 self._db.execute(  # so `state show` lists the source with its refusals
                     "INSERT OR IGNORE INTO sources(source) VALUES (?)", (self.namespace + source,)
@@ -336,7 +336,7 @@ class State:
                 row[2],
                 int(row[3]),
                 self._keys("skipped", row[0]),
-                self._keys("dead_lettered", row[0]),
+                self._keys("refusals", row[0]),
             )
             for row in rows
         ]
@@ -353,9 +353,9 @@ class State:
         """Drop everything known about a source; its history will be sent again."""
         with self._transaction():
             count = self._db.execute("DELETE FROM delivered WHERE source = ?", (source,)).rowcount
-            self._db.execute("DELETE FROM dead_lettered WHERE source = ?", (source,))
             self._db.execute("DELETE FROM skipped WHERE source = ?", (source,))
             self._db.execute("DELETE FROM etags WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM refusals WHERE source = ?", (source,))
             count += self._db.execute("DELETE FROM sources WHERE source = ?", (source,)).rowcount
         return int(count)
 
@@ -365,6 +365,7 @@ class State:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite already rolled back on a full disk
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")

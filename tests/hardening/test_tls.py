@@ -66,7 +66,14 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    context.__dict__["folder"] = str(folder)
     return context
+
+
+@pytest.fixture(scope="module")
+def tls_folder(tls: ssl.SSLContext, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where `tls` keeps its certificate (a CA bundle that trusts the stand-ins)."""
+    return Path(str(tls.__dict__["folder"]))
 
 
 def serve_tls(server: LoopbackServer, context: ssl.SSLContext) -> str:
@@ -121,7 +128,7 @@ def test_a_self_signed_platform_is_refused_by_default_and_read_with_insecure(
 
 
 def test_a_self_signed_trunk_is_refused_by_default_and_used_with_insecure(
-    tls: ssl.SSLContext, github: str, tmp_path: Path
+    tls: ssl.SSLContext, tls_folder: Path, github: str, tmp_path: Path
 ) -> None:
     trunk = TrunkStandIn()
     url = serve_tls(trunk.server, tls)
@@ -142,9 +149,30 @@ def test_a_self_signed_trunk_is_refused_by_default_and_used_with_insecure(
         assert refused.returncode == 1 and trunk.events == {}
         assert "the TLS certificate of Trunk at" in refused.stderr
         assert "Traceback" not in refused.stderr
-        insecure = collect(*args, "--state", str(tmp_path / "b.sqlite"), "--insecure", env=env)
-    assert insecure.returncode == 0, insecure.stderr
-    assert insecure.stderr.splitlines()[0] == WARNING
+        assert "--trunk-ca-bundle" in refused.stderr
+        platform_only = collect(*args, "--state", str(tmp_path / "c.sqlite"), "--insecure", env=env)
+        assert platform_only.returncode == 1 and trunk.events == {}  # --insecure: platforms only
+        assert "the TLS certificate of Trunk at" in platform_only.stderr
+        insecure = collect(
+            *args, "--state", str(tmp_path / "b.sqlite"), "--trunk-insecure", env=env
+        )
+        assert insecure.returncode == 0, insecure.stderr
+        assert insecure.stderr.splitlines()[0] == (
+            f"WARNING TLS verification for Trunk is OFF (--trunk-insecure): the Trunk token "
+            f"goes to whoever answers at {url}"
+        )
+        assert len(trunk.events) > 0
+        trunk.events.clear()
+        bundle = collect(
+            *args,
+            "--state",
+            str(tmp_path / "d.sqlite"),
+            "--trunk-ca-bundle",
+            str(tls_folder / "cert.pem"),
+            env=env,
+        )
+    assert bundle.returncode == 0, bundle.stderr
+    assert "WARNING" not in bundle.stderr
     assert len(trunk.events) > 0
 
 

@@ -49,7 +49,8 @@ from .params import WHEN, Duration
     "--circleci-token",
     envvar="CIRCLECI_TOKEN",
     metavar="TOKEN",
-    help="CircleCI personal API token [env CIRCLECI_TOKEN].",
+    help="CircleCI personal API token [env CIRCLECI_TOKEN; prefer the env var: a flag's "
+    "value shows in `ps`].",
 )
 @click.option(
     "--circleci-api-url",
@@ -70,8 +71,9 @@ def circleci(
     **options: Any,
 ) -> int:
     """Collect finished CircleCI workflows (each re-run is its own attempt) and their jobs."""
+    circleci_token = secrets.clean_token("CIRCLECI_TOKEN", circleci_token)
     config = DeliveryConfig.from_options(options)
-    secrets.register(circleci_token)
+    circleci_api_url = _without_credentials(circleci_api_url)
     try:
         slug = canonical_slug(project_slug)
     except ValueError as exc:
@@ -95,3 +97,13 @@ def circleci(
             )(state, skip)
 
     return collect(config, source)
+
+
+def _without_credentials(url: str) -> str:
+    clean, user, password = secrets.split_credentials("--circleci-api-url", url)
+    if user or password:
+        raise UserError(
+            f"--circleci-api-url {clean} carries credentials (user:token@): remove them; "
+            "the token goes in CIRCLECI_TOKEN"
+        )
+    return url

@@ -7,6 +7,8 @@ Every option also reads an environment variable: tokens by their conventional na
 from __future__ import annotations
 
 import logging
+import sqlite3
+import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,20 +18,28 @@ from typing import Any, TypeVar
 import click
 
 from .. import actions, pipeline, secrets
-from ..errors import CollectorError, ComeBackLater, RemoteError, UserError
+from ..errors import EXIT_PARTIAL, CollectorError, ComeBackLater, RemoteError, UserError
 from ..pipeline import RunSource, SkipPolicy, Summary
 from ..progress import Progress
 from ..retry import set_invocation_deadline
-from ..sinks import DeliveryFailed, JsonlSink, Sink, StoreSink, TeeSink, TrunkRefused, TrunkSink
+from ..sinks import DeliveryFailed, Sink, StoreSink, TeeSink, TrunkRefused
 from ..sinks.base import SinkStats
 from ..sinks.jsonl import OutputFailed
-from ..sinks.otlp import OTLP_NAMESPACE, OtlpSettings, OtlpSink, OtlpTransport, otlp_json_sink
+from ..sinks.otlp import OTLP_NAMESPACE, OtlpSettings
 from ..sinks.trunk import DEFAULT_TRUNK_URL
-from ..state import State, StateBusy, default_state_path
+from ..state import LOCK_MAX_AGE_SECONDS, State, StateBusy, default_state_path, state_failure
 from ..transport import DEADLINE_PER_TIMEOUT, DEFAULT_MAX_BODY_MB
 from .files import check_writable, write_failed
 from .otlp_options import otlp_options, pop_otlp_settings
 from .params import Seconds, configure_logging, logging_options
+from .sink_choice import build_sink
+from .trunk_config import (
+    Refused,
+    check_dead_letter_path,
+    check_trunk_url,
+    dead_letter_path,
+    resolve_trunk,
+)
 
 log = logging.getLogger("ci_collector")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,7 +52,8 @@ def delivery_options(func: F) -> F:
             "--trunk-token",
             envvar="TRUNK_API_TOKEN",
             metavar="TOKEN",
-            help="Trunk organisation API token [env TRUNK_API_TOKEN].",
+            help="Trunk organisation API token [env TRUNK_API_TOKEN; prefer the env var: "
+            "a flag's value shows in `ps`].",
         ),
         click.option(
             "--trunk-url",
@@ -84,10 +95,9 @@ def delivery_options(func: F) -> F:
         click.option(
             "--dead-letter",
             type=click.Path(dir_okay=False),
-            default="ci-collector-dead-letters.jsonl",
-            show_default=True,
             envvar="CI_COLLECTOR_DEAD_LETTER",
-            help="Where bodies Trunk refused (HTTP 400) are kept, with its answer.",
+            help="Where bodies Trunk refused (HTTP 400) are kept, with its answer "
+            "[default: next to the state file, STATE.dead-letters.jsonl].",
         ),
         click.option(
             "--retry-seconds",
@@ -129,7 +139,30 @@ def delivery_options(func: F) -> F:
             "--insecure",
             is_flag=True,
             envvar="CI_COLLECTOR_INSECURE",
-            help="Do not verify TLS certificates (prints a warning).",
+            help="Do not verify the CI platform's TLS certificate (prints a warning). "
+            "Trunk is still verified: see --trunk-ca-bundle.",
+        ),
+        click.option(
+            "--trunk-ca-bundle",
+            type=click.Path(dir_okay=False, exists=True),
+            envvar="CI_COLLECTOR_TRUNK_CA_BUNDLE",
+            help="Verify Trunk (or the proxy in front of it) with these CA certificates (PEM).",
+        ),
+        click.option(
+            "--trunk-insecure",
+            is_flag=True,
+            envvar="CI_COLLECTOR_TRUNK_INSECURE",
+            help="Do not verify Trunk's TLS certificate: the token goes to whoever answers. "
+            "Prefer --trunk-ca-bundle.",
+        ),
+        click.option(
+            "--max-lock-age",
+            type=click.FloatRange(1),
+            default=LOCK_MAX_AGE_SECONDS,
+            show_default=True,
+            envvar="CI_COLLECTOR_MAX_LOCK_AGE",
+            help="Seconds: a state lock held longer than this is reported as stuck (exit 1); "
+            "a younger one is a neighbour still at work (exit 0).",
         ),
         click.option(
             "--fail-fast",
@@ -156,7 +189,7 @@ class DeliveryConfig:
     output: str | None
     state_path: str | None
     batch_size: int
-    dead_letter: str
+    dead_letter: str | None
     retry_seconds: float
     timeout: float
     insecure: bool
@@ -167,14 +200,20 @@ class DeliveryConfig:
     max_body: float = DEFAULT_MAX_BODY_MB
     output_format: str = "jsonl"
     otlp: OtlpSettings | None = None
+    trunk_ca_bundle: str | None = None
+    trunk_insecure: bool = False
+    max_lock_age: float = LOCK_MAX_AGE_SECONDS
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> DeliveryConfig:
         """Pop the shared options out of a command's keyword arguments."""
         configure_logging(options)
         otlp = pop_otlp_settings(options)
-        names = [name for name in cls.__dataclass_fields__ if name != "otlp"]
-        config = cls(**{name: options.pop(name) for name in names}, otlp=otlp)
+        names = [name for name in cls.__dataclass_fields__ if name != "otlp" and name in options]
+        values = {name: options.pop(name) for name in names}
+        values["trunk_token"] = secrets.clean_token("TRUNK_API_TOKEN", values["trunk_token"])
+        values["trunk_url"] = check_trunk_url(values["trunk_url"])
+        config = cls(**values, otlp=otlp)
         if config.output_format != "jsonl" and config.output is None:
             raise UserError("--format applies to --output (a dry run); add --output FILE")
         check_writable(config.output, "--output")
@@ -182,11 +221,30 @@ class DeliveryConfig:
         no_token = not (config.trunk_token or "").strip()
         if config.output is None and not config.store and no_token and not otlp_on:
             _refuse_throwaway_store()
-        secrets.register(config.trunk_token)
         set_invocation_deadline(config.deadline)
         if config.insecure:
             log.warning("TLS certificate verification is OFF (--insecure)")
+        if config.trunk_insecure and config.sends_to_trunk:
+            log.warning(
+                "TLS verification for Trunk is OFF (--trunk-insecure): the Trunk token "
+                "goes to whoever answers at %s",
+                config.trunk_url,
+            )
         return config
+
+    @property
+    def sends_to_trunk(self) -> bool:
+        return bool(self.trunk_token) and not self.dry_run
+
+    def trunk_verify(self) -> bool | ssl.SSLContext:
+        if self.trunk_insecure:
+            return False
+        if self.trunk_ca_bundle:
+            try:
+                return ssl.create_default_context(cafile=self.trunk_ca_bundle)
+            except (OSError, ssl.SSLError) as exc:
+                raise UserError(f"--trunk-ca-bundle {self.trunk_ca_bundle}: {exc}") from None
+        return True
 
     @property
     def dry_run(self) -> bool:
@@ -227,58 +285,6 @@ def _first_namespace(config: DeliveryConfig) -> str:
     return OTLP_NAMESPACE if config.otlp is not None and config.otlp.enabled else STORE_NAMESPACE
 
 
-def build_sink(config: DeliveryConfig, store_path: Path) -> Sink:
-    """Trunk with a token, OTLP when configured, else the local store; ``--store`` adds
-    the store to the remote destinations. Several destinations are one `TeeSink`."""
-    if config.output is not None:
-        if config.store:
-            raise UserError("--store cannot be combined with --output (a dry run stores nothing)")
-        if config.output_format == "otlp-json":
-            otlp = config.otlp or OtlpSettings("", "")
-            return otlp_json_sink(config.output, otlp.resource, otlp.batch_spans)
-        return JsonlSink(config.output, batch_events=config.batch_size)
-    sinks: list[Sink] = []
-    if config.trunk_token:
-        sinks.append(_trunk_sink(config, config.trunk_token))
-    if config.otlp is not None and config.otlp.enabled:
-        sinks.append(_otlp_sink(config, config.otlp))
-    if not sinks or config.store:
-        sinks.append(StoreSink(store_path))
-    return sinks[0] if len(sinks) == 1 else TeeSink(*sinks)
-
-
-def _otlp_sink(config: DeliveryConfig, otlp: OtlpSettings) -> OtlpSink:
-    """The OTLP/HTTP exporter; its refusals are kept beside Trunk's (``*.otlp.jsonl``)."""
-    transport = OtlpTransport(
-        otlp.url,
-        otlp.headers,
-        display_url=otlp.display_url,
-        gzip_bodies=otlp.gzip,
-        timeout=config.timeout,
-        retry_budget=config.retry_seconds,
-        verify=not config.insecure,
-    )
-    dead = Path(config.dead_letter)
-    return OtlpSink(
-        transport,
-        resource_attributes=otlp.resource,
-        batch_spans=otlp.batch_spans,
-        dead_letter_path=dead.with_name(f"{dead.stem}.otlp{dead.suffix or '.jsonl'}"),
-    )
-
-
-def _trunk_sink(config: DeliveryConfig, token: str) -> TrunkSink:
-    return TrunkSink(
-        token,
-        config.trunk_url,
-        batch_events=config.batch_size,
-        dead_letter_path=config.dead_letter,
-        timeout=config.timeout,
-        retry_budget=config.retry_seconds,
-        verify=not config.insecure,
-    )
-
-
 def collect(
     config: DeliveryConfig,
     source: RunSource,
@@ -288,15 +294,35 @@ def collect(
 
     `on_done` gets the sink's counts however the delivery ended (what was accepted).
     """
+    try:
+        return _collect(config, source, on_done)
+    except sqlite3.Error as exc:  # busy for long, full, corrupted: one line, its exit code
+        raise state_failure(state_path(config), exc) from None
+
+
+def _collect(
+    config: DeliveryConfig,
+    source: RunSource,
+    on_done: Callable[[SinkStats], None] | None,
+) -> int:
+    if config.sends_to_trunk:
+        resolve_trunk(config.trunk_url)
+        check_dead_letter_path(dead_letter_path(config), default=not config.dead_letter)
     with open_state(config) as state:
         if not config.dry_run:
             try:
                 state.lock(wait=config.wait)
             except StateBusy as exc:
+                if exc.age is not None and exc.age > config.max_lock_age:
+                    raise RemoteError(
+                        f"{exc}: longer than a poll should take (--max-lock-age "
+                        f"{config.max_lock_age:g}s); is that process stuck?"
+                    ) from None
                 click.echo(f"ci-collector: {exc}; exiting (use --wait to queue)", err=True)
                 return 0
+        refused = Refused(state)
         try:
-            sink = build_sink(config, state.path)
+            sink = build_sink(config, state.path, refused)
         except OSError as exc:
             raise write_failed("--output", str(config.output), exc) from None
         summary = Summary()
@@ -333,6 +359,14 @@ def collect(
                 if on_done is not None:
                     on_done(sink.stats)
         report(summary, sink, config)
+        refused.report()
+        if summary.exit_code == 0 and sink.stats.refused_bodies:
+            log.warning(
+                "Trunk answered HTTP 400 to %d bodies, then accepted every chain of them once "
+                "split: nothing was dead-lettered, but a refusal that goes away is worth a look",
+                sink.stats.refused_bodies,
+            )
+            return EXIT_PARTIAL
         return summary.exit_code
 
 
@@ -357,7 +391,7 @@ def report(summary: Summary, sink: Sink, config: DeliveryConfig) -> None:
     if refused and config.otlp is not None and config.otlp.enabled:
         line += f"; {refused} refused (see errors for where they are kept)"
     elif refused:
-        line += f"; {refused} events refused by Trunk, kept in {Path(config.dead_letter)}"
+        line += f"; {refused} events refused by Trunk, kept in {dead_letter_path(config)}"
     log.info("%s", line)
     actions.append_summary(f"### ci-collector\n\n{line}\n")
     if config.output == "-":

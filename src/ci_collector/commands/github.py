@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .. import secrets
 from ..errors import UserError
 from ..sinks.base import SinkStats
 from ..sources.github.app import AppCredentials, InstallationAuth, installation_for, integration
@@ -76,7 +77,8 @@ from .params import WHEN, Duration, Seconds
     "--github-token",
     envvar="GITHUB_TOKEN",
     metavar="TOKEN",
-    help="GitHub token [env GITHUB_TOKEN]; optional for public repositories.",
+    help="GitHub token [env GITHUB_TOKEN; prefer the env var: a flag's value shows in "
+    "`ps`]; optional for public repositories.",
 )
 @click.option(
     "--github-app-id",
@@ -123,6 +125,7 @@ def github(**options: Any) -> int:
     are answered 304) and sends attempts not delivered yet. With --since, backfills
     oldest first and can be interrupted and resumed.
     """
+    options["github_token"] = secrets.clean_token("GITHUB_TOKEN", options["github_token"])
     config = DeliveryConfig.from_options(options)
     query = _query(options)
     github_output = options["github_output"]
@@ -181,6 +184,12 @@ def _app_auth(
 
 
 def _api_url(text: str) -> str:
+    clean, user, password = secrets.split_credentials("--github-api-url", text)
+    if user or password:
+        raise UserError(
+            f"--github-api-url {clean} carries credentials (user:token@): remove them; "
+            "the token goes in GITHUB_TOKEN"
+        )
     http_url("--github-api-url", text)
     return text
 

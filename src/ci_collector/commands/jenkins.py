@@ -67,10 +67,17 @@ def jenkins(
 
     Credentials: JENKINS_USER and JENKINS_API_TOKEN (an API token, not a password).
     """
+    url, url_user, url_token = secrets.split_credentials("--url", url)
+    user = (os.environ.get("JENKINS_USER") or "").strip() or None
+    token = secrets.clean_token("JENKINS_API_TOKEN", os.environ.get("JENKINS_API_TOKEN"))
     config = DeliveryConfig.from_options(options)
-    user = os.environ.get("JENKINS_USER") or None
-    token = os.environ.get("JENKINS_API_TOKEN") or None
-    secrets.register(token)
+    if url_user or url_token:  # https://user:TOKEN@host/: the credentials, kept out of names
+        if user or token:
+            raise UserError(
+                f"--url {url} carries credentials and JENKINS_USER/JENKINS_API_TOKEN are "
+                "set too: keep one"
+            )
+        user, token = url_user, secrets.clean_token("the token in --url", url_token)
     if bool(user) != bool(token):
         raise UserError("set both JENKINS_USER and JENKINS_API_TOKEN, or neither")
     collector = JenkinsCollector(

@@ -175,4 +175,4 @@ def _open_store(input_path: str | None, state_path: str | None) -> EventStore:
             f"no local store at {path}: run a collector without TRUNK_API_TOKEN (or with "
             "--store) first, or pass --input FILE.jsonl"
         )
-    return EventStore(path)
+    return EventStore(path, read_only=True)  # a report never writes: works on any readable file

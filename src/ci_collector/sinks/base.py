@@ -9,6 +9,7 @@ crash between two batches of one chain re-sends that chain rather than losing ha
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -63,6 +64,8 @@ class SinkStats:
     events_sent: int = 0
     retries: int = 0
     dead_lettered_events: int = 0
+    refused_bodies: int = 0
+    """Bodies answered 400, split ones included (their parts may all be accepted later)."""
 
 
 class Sink(Protocol):
@@ -88,6 +91,22 @@ class BodyTooLarge(Exception):
     """Raised by `_deliver` when the receiver wants smaller bodies: the batch is halved."""
 
 
+class BodyRefused(Exception):
+    """Raised by `_deliver` when the receiver refuses a body's content (HTTP 400).
+
+    The batch is halved until the refused chain is alone in its body: one bad event
+    must not take the other chains of its batch down with it.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+RefusalHook = Callable[[Chain, BodyRefused], None]
+
+
 @dataclass(slots=True)
 class Batch:
     """One request body's worth of events of one repo, as dicts and as encoded JSON.
@@ -105,10 +124,13 @@ class Batch:
         return self.prefix + b",".join(self.encoded) + b"]}"
 
     def halves(self) -> tuple[Batch, Batch]:
-        half = len(self.events) // 2
+        return self.split(len(self.events) // 2)
+
+    def split(self, at: int) -> tuple[Batch, Batch]:
+        """The first `at` events, and the rest."""
         return (
-            Batch(self.repo, self.prefix, self.events[:half], self.encoded[:half]),
-            Batch(self.repo, self.prefix, self.events[half:], self.encoded[half:]),
+            Batch(self.repo, self.prefix, self.events[:at], self.encoded[:at]),
+            Batch(self.repo, self.prefix, self.events[at:], self.encoded[at:]),
         )
 
 
@@ -135,7 +157,8 @@ class BatchingSink:
 
     Subclasses implement `_deliver(batch) -> bool`: True when the body was accepted,
     False when it was set aside (dead-lettered); `BodyTooLarge` to have it sent in
-    halves; fatal problems raise.
+    halves; `BodyRefused` to have it cut between chains until the refused chain is alone
+    (then `_refused` keeps it and `on_refused` hears of it); fatal problems raise.
     """
 
     namespace = ""
@@ -153,6 +176,8 @@ class BatchingSink:
         self.stats = SinkStats()
         self._buffers: dict[Repo, _Buffer] = {}
         self._owed: dict[Chain, _Owed] = {}
+        self.on_refused: RefusalHook | None = None
+        """Told of each chain the receiver refused on its own (e.g. to count it in the state)."""
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -212,6 +237,14 @@ class BatchingSink:
             older, newer = batch.halves()
             half = len(older.events)
             return self._send_batch(older, owners[:half]) + self._send_batch(newer, owners[half:])
+        except BodyRefused as refusal:
+            self.stats.refused_bodies += 1
+            cut = _chain_boundary(owners)
+            if cut:
+                older, newer = batch.split(cut)
+                return self._send_batch(older, owners[:cut]) + self._send_batch(newer, owners[cut:])
+            accepted = False
+            self._set_aside(batch, owners[0], refusal)
         self.stats.bodies += 1
         if accepted:
             self.stats.events_sent += count
@@ -227,5 +260,24 @@ class BatchingSink:
                 acks.append(Ack(chain, self.namespace, refused=owed.refused))
         return acks
 
+    def _set_aside(self, batch: Batch, chain: Chain, refusal: BodyRefused) -> None:
+        """One chain's body was refused on its own: keep it (`_refused`), tell `on_refused`."""
+        self._refused(batch, refusal)
+        if self.on_refused is not None:
+            self.on_refused(chain, refusal)
+
+    def _refused(self, batch: Batch, refusal: BodyRefused) -> None:
+        """Keep a refused body somewhere a person can find it (the Trunk sink: a file)."""
+
     def _deliver(self, batch: Batch) -> bool:
         raise NotImplementedError
+
+
+def _chain_boundary(owners: list[Chain]) -> int:
+    """Where to cut a refused body in two: the chain boundary nearest its middle (0: one chain).
+
+    Cutting between chains keeps each chain's events together, so the refused chain
+    ends up alone in one body (one dead-letter record) in about log2(chains) steps.
+    """
+    cuts = [i for i in range(1, len(owners)) if owners[i] is not owners[i - 1]]
+    return min(cuts, key=lambda i: abs(2 * i - len(owners)), default=0)

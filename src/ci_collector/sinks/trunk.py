@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +18,15 @@ import httpx
 from .. import __version__
 from ..retry import RETRYABLE_STATUS, RetryClock, retry_after
 from ..tls import tls_context
-from ..unreachable import untrusted_certificate, untrusted_message
-from .base import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, Batch, BatchingSink, BodyTooLarge
+from ..unreachable import untrusted_certificate
+from .base import (
+    DEFAULT_BATCH_BYTES,
+    DEFAULT_BATCH_EVENTS,
+    Batch,
+    BatchingSink,
+    BodyRefused,
+    BodyTooLarge,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +64,7 @@ class TrunkSink(BatchingSink):
         retry_budget: float = 300.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
-        verify: bool = True,
+        verify: bool | ssl.SSLContext = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(batch_events, batch_bytes)
@@ -68,7 +76,7 @@ class TrunkSink(BatchingSink):
         self._sleep = sleep
         self._client = httpx.Client(
             timeout=timeout,
-            verify=tls_context(verify),
+            verify=verify if isinstance(verify, ssl.SSLContext) else tls_context(verify),
             headers={
                 "x-api-token": token,
                 "x-source": f"ci-collector/{__version__}",
@@ -90,21 +98,35 @@ class TrunkSink(BatchingSink):
             except httpx.TransportError as exc:  # timeouts, resets, refused connections
                 reason = untrusted_certificate(exc)
                 if reason is not None:  # waiting will not make the certificate trusted
-                    raise TrunkRefused(untrusted_message("Trunk", self.url, reason)) from None
+                    raise TrunkRefused(
+                        f"the TLS certificate of Trunk at {self.url} was not accepted ({reason}); "
+                        "pass its CA with --trunk-ca-bundle (--insecure is for the CI platform)"
+                    ) from None
                 problem, wait = f"{type(exc).__name__}", None
             else:
                 status = response.status_code
                 if 200 <= status < 300:
+                    impostor = not_trunk(response)
+                    if impostor is not None:  # a login page or proxy took the body, not Trunk
+                        raise TrunkRefused(
+                            f"{self.url} answered HTTP {status} with {impostor}, not Trunk's "
+                            "answer: nothing was marked delivered; check --trunk-url and proxies"
+                        )
                     return True
                 if status in (401, 403):
                     raise TokenRejected()
                 if status == 413 and events > 1:
                     raise BodyTooLarge()
+                if 300 <= status < 400:
+                    where = response.headers.get("location", "nowhere")
+                    raise TrunkRefused(
+                        f"{self.url} answered HTTP {status} (redirect to {where[:120]}), "
+                        "not Trunk's answer: nothing was marked delivered; check --trunk-url"
+                    )
                 if status not in RETRYABLE_STATUS:
                     if status == 404:
                         raise TrunkRefused(f"Trunk answered 404 for {self.url}: check --trunk-url")
-                    self._dead_letter(body, status, response.text)
-                    return False
+                    raise BodyRefused(status, response.text)
                 problem, wait = f"HTTP {status}", retry_after(response.headers)
             if clock.pause("Trunk upload", problem, wait) is None:
                 raise DeliveryFailed(
@@ -112,6 +134,9 @@ class TrunkSink(BatchingSink):
                     "nothing was marked delivered, run again later"
                 )
             self.stats.retries += 1
+
+    def _refused(self, batch: Batch, refusal: BodyRefused) -> None:
+        self._dead_letter(batch.body(), refusal.status, refusal.message)
 
     def _dead_letter(self, body: bytes, status: int, message: str) -> None:
         """Keep a refused body, with Trunk's reason, where a person can find and replay it."""
@@ -126,6 +151,41 @@ class TrunkSink(BatchingSink):
             message[:200].strip() or "no message",
             self.dead_letter_path,
         )
+
+
+def not_trunk(response: httpx.Response) -> str | None:
+    """What answered, when a 2xx is not Trunk's: None for Trunk's own answer.
+
+    Trunk answers 200 with an empty body or a JSON object (``../shared/trunk-api.md``
+    documents no more). An HTML page, plain text, or JSON that is not an object or
+    that carries an error is a login page, a captive proxy or another service: the
+    events did not reach Trunk, so they must not be marked delivered.
+    """
+    text = response.content.strip()
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not text:
+        return None
+    if "html" in kind or text[:1] == b"<":
+        return f"an HTML page ({_title(response.text) or kind or 'no content type'})"
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return f"a {kind or 'non-JSON'} body that is not JSON ({_snippet(response.text)})"
+    if not isinstance(answer, dict):
+        return f"JSON that is not an object ({_snippet(response.text)})"
+    if answer.get("error") or answer.get("errors") or answer.get("ok") is False:
+        return f"JSON carrying an error ({_snippet(response.text)})"
+    return None
+
+
+def _title(html: str) -> str:
+    start = html.lower().find("<title>")
+    end = html.lower().find("</title>")
+    return " ".join(html[start + 7 : end].split())[:80] if 0 <= start < end else ""
+
+
+def _snippet(text: str) -> str:
+    return " ".join(text.split())[:80]
 
 
 def _count(body: bytes) -> str:

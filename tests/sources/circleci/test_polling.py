@@ -278,7 +278,8 @@ def test_after_a_delivered_backfill_the_next_poll_starts_near_the_newest(
 def test_a_refused_chain_keeps_the_strict_cursor_and_is_sent_again(
     poll: Poller, world: CircleCIWorld, trunk: TrunkStandIn
 ) -> None:
-    trunk.faults.append(Reply(400, b'{"error":"refused"}'))
+    # the body, then each of its two chains alone (a refused body is split between chains)
+    trunk.faults.extend([Reply(400, b'{"error":"refused"}')] * 3)
     assert poll() == 1  # dead-lettered
     assert roots(trunk) == {}
     oldest = world.pipelines[-1]["id"]

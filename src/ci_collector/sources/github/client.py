@@ -1,10 +1,9 @@
 """GET JSON from the GitHub REST API through PyGithub's requester, politely.
 
-PyGithub objects are skipped on purpose: a run page parsed into objects costs far more
-than the JSON it came from, and every lazy attribute risks another request. What this
-module adds on top of the raw requester: conditional requests (ETag / If-None-Match,
-whose 304s cost no rate limit), rate-limit waits that are short enough to sit out,
-`ComeBackLater` for the ones that are not, and a count of the request budget spent.
+PyGithub objects are skipped on purpose: parsed run pages cost far more than their JSON,
+and every lazy attribute risks another request. On top of the raw requester: conditional
+requests (ETag / If-None-Match, whose 304s cost no rate limit), rate-limit waits short
+enough to sit out, `ComeBackLater` for the others, and a count of the budget spent.
 """
 
 from __future__ import annotations
