@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from . import jsonio
 from .errors import UserError
 
 SCHEMA = """
@@ -250,7 +251,7 @@ def branch_kind(tags: Mapping[str, str]) -> str | None:
 
 
 def encode_event(event: Mapping[str, Any]) -> str:
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    return jsonio.dumps(event).decode()
 
 
 class EventStore:

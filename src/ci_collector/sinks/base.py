@@ -8,11 +8,11 @@ crash between two batches of one chain re-sends that chain rather than losing ha
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..jsonio import dumps
 from ..model import Repo
 from ..trunk import EventDict
 
@@ -20,13 +20,8 @@ DEFAULT_BATCH_EVENTS = 100
 DEFAULT_BATCH_BYTES = 1_000_000
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-"""One encoder for every event: ``json.dumps`` with options builds a new one per call."""
-
-
-def encode(value: object) -> bytes:
-    """Compact, deterministic JSON: the same events always give the same bytes."""
-    return _ENCODER.encode(value).encode()
+encode = dumps
+"""Compact, deterministic JSON: the same events always give the same bytes."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

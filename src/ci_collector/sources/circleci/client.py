@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ... import __version__
+from ... import __version__, jsonio
 from ...errors import ComeBackLater, RemoteError
 from ...retry import (
     BACKOFF_CAP,
@@ -189,7 +189,7 @@ def path_segment(value: str) -> str:
 
 def _json_object(response: httpx.Response, path: str) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = jsonio.loads(response.content)
     except ValueError:
         raise Malformed(f"{path}: the answer is not JSON") from None
     if not isinstance(body, dict):

@@ -8,7 +8,6 @@ enough to sit out, `ComeBackLater` for the others, and a count of the budget spe
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -20,7 +19,7 @@ from typing import Any, Protocol
 import requests
 from github import Auth, Github
 
-from ... import __version__, secrets
+from ... import __version__, jsonio, secrets
 from ...errors import CollectorError, ComeBackLater, RemoteError, UserError
 from ...pacing import Pacer
 from ...retry import PacedRetry, invocation_remaining, retry_after
@@ -336,7 +335,7 @@ class GitHubClient:
 
     def _decode(self, path: str, body: str) -> Any:
         try:
-            data = json.loads(body)
+            data = jsonio.loads(body)
         except ValueError:
             if not self._answered_json:  # the first answer already is not an API's
                 raise UserError(
@@ -371,7 +370,7 @@ def _int_header(headers: Mapping[str, Any], name: str) -> int | None:
 
 def _message(body: str) -> str:
     try:
-        data = json.loads(body)
+        data = jsonio.loads(body)
     except ValueError:
         return ""
     message = data.get("message") if isinstance(data, dict) else None

@@ -10,7 +10,6 @@ dropping connections even after two retries), `RemoteError` (Jenkins is unusable
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -23,6 +22,7 @@ import jenkins
 import requests
 from requests import exceptions as req_exc
 
+from ... import jsonio
 from ...errors import CollectorError, ComeBackLater, RemoteError, UserError
 from ...retry import PacedRetry
 from ...transport import (
@@ -260,7 +260,7 @@ class JenkinsClient:
             # python-jenkins parses the crumbIssuer answer itself: an HTML page fails here
             raise self._not_json(what, path) from None
         try:
-            body = json.loads(response.text)
+            body = jsonio.loads(response.text)
         except ValueError:
             raise self._not_json(what, path) from None
         self._answered = True
