@@ -210,14 +210,15 @@ class LimitedAdapter(HTTPAdapter):
                     _read_capped(response, self.max_body)
             except req_exc.RequestException as exc:
                 if deadline.expired:
-                    raise DeadlinePassed(_late(deadline)) from exc
+                    raise DeadlinePassed(late(deadline)) from exc
                 raise
             if deadline.expired:
-                raise DeadlinePassed(_late(deadline))
+                raise DeadlinePassed(late(deadline))
         return response
 
 
-def _late(deadline: Deadline) -> str:
+def late(deadline: Deadline) -> str:
+    """Why `deadline` ended a request, for `DeadlinePassed`."""
     if deadline.by_invocation:
         return "no complete answer before this invocation's --deadline"
     return f"no complete answer within {deadline.seconds:g}s"
@@ -229,14 +230,21 @@ def _too_large(limit: int) -> str:
 
 def _read_capped(response: requests.Response, limit: int) -> None:
     """Read the body now, in chunks, refusing more than `limit` bytes."""
-    length = response.headers.get("content-length", "")
+    response._content = read_capped(response.raw, limit)
+    response._content_consumed = True  # type: ignore[attr-defined]
+
+
+def read_capped(raw: Any, limit: int) -> bytes:
+    """A urllib3 response's whole (decoded) body, read in chunks; more than `limit`
+    bytes is refused (`BodyTooLarge`) and the connection dropped, not read into memory."""
+    length = raw.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
-        response.close()
+        _drop(raw)
         raise BodyTooLarge(_too_large(limit))
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in response.raw.stream(_CHUNK, decode_content=True):
+        for chunk in raw.stream(_CHUNK, decode_content=True):
             size += len(chunk)
             if size > limit:
                 break
@@ -248,10 +256,17 @@ def _read_capped(response: requests.Response, limit: int) -> None:
     except (u3_exc.ReadTimeoutError, u3_exc.SSLError, OSError) as exc:
         raise req_exc.ConnectionError(exc) from exc
     if size > limit:
-        response.close()
+        _drop(raw)
         raise BodyTooLarge(_too_large(limit))
-    response._content = b"".join(chunks)
-    response._content_consumed = True  # type: ignore[attr-defined]
+    return b"".join(chunks)
+
+
+def _drop(raw: Any) -> None:
+    """Close an answer that will not be read (as `requests.Response.close` does)."""
+    raw.close()
+    release = getattr(raw, "release_conn", None)
+    if release is not None:
+        release()
 
 
 def limit_session(session: requests.Session, adapter: LimitedAdapter) -> None:
@@ -279,7 +294,7 @@ class _DeadlineStream(httpcore.NetworkStream):
         left = deadline.remaining()
         if left <= 0:
             deadline.expired = True
-            raise httpcore.ReadTimeout(_late(deadline))
+            raise httpcore.ReadTimeout(late(deadline))
         return left if timeout is None else min(timeout, left)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -335,7 +350,7 @@ class LimitedTransport(httpx.HTTPTransport):
                 body = self._read_capped(response)
             except httpx.TimeoutException as exc:
                 if deadline.expired or deadline.remaining() <= 0:
-                    raise httpx.ReadTimeout(_late(deadline), request=request) from exc
+                    raise httpx.ReadTimeout(late(deadline), request=request) from exc
                 raise
         return httpx.Response(
             response.status_code,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from ...errors import ComeBackLater
 from ...times import ms_to_iso
@@ -44,31 +43,6 @@ class Budget:
         if self.waited_seconds:
             text += f"; waited {self.waited_seconds:.0f}s for rate limits"
         return text
-
-
-def quiet_environment(requester: Any) -> None:
-    """Read the proxy environment once, not on every request.
-
-    requests re-reads every environment variable (``merge_environment_settings``) on
-    each call, about a quarter of a millisecond a request; the proxies and CA bundle it
-    would find are looked up once, when PyGithub makes its session, and fixed on it.
-    """
-    attribute = "_Requester__connectionClass"
-    make = getattr(requester, attribute, None)
-    if make is None:
-        return
-
-    def connection(*args: Any, **kwargs: Any) -> Any:
-        made = make(*args, **kwargs)
-        url = f"{made.protocol}://{made.host}:{made.port}/"
-        verify = getattr(made, "verify", True)
-        settings = made.session.merge_environment_settings(url, {}, None, verify, None)
-        made.session.proxies = settings["proxies"]
-        made.verify = settings["verify"]
-        made.session.trust_env = False
-        return made
-
-    setattr(requester, attribute, connection)
 
 
 @dataclass

@@ -1,7 +1,8 @@
-"""GET JSON from the GitHub REST API through PyGithub's requester, politely.
+"""GET JSON from the GitHub REST API, authenticated by PyGithub, politely.
 
 PyGithub objects are skipped on purpose: parsed run pages cost far more than their JSON,
-and every lazy attribute risks another request. On top of the raw requester: conditional
+and every lazy attribute risks another request; GETs go out as its requester sent them
+(`session.GitHubSession`), minus the requests session around each. On top: conditional
 requests (ETag / If-None-Match, whose 304s cost no rate limit), rate-limit waits short
 enough to sit out, `ComeBackLater` for the others, and a count of the budget spent.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -22,6 +22,7 @@ from github import Auth, Github
 from ... import __version__, jsonio, secrets
 from ...errors import CollectorError, ComeBackLater, RemoteError, UserError
 from ...pacing import Pacer
+from ...pooled import PooledGetter, ThreadGetters, environment_settings
 from ...retry import PacedRetry, invocation_remaining, retry_after
 from ...times import ms_to_iso
 from ...transport import (
@@ -31,8 +32,8 @@ from ...transport import (
     LimitedAdapter,
 )
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
-from .budget import Budget, Ledger, quiet_environment
-from .session import install_adapter
+from .budget import Budget, Ledger
+from .session import GitHubSession, RedirectLoop, RedirectRefused
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,6 @@ class GitHubClient:
         """Requests a second across every worker thread (None: unpaced), and their pause."""
         self._sleep = sleep
         self._clock = clock
-        self._lock = threading.Lock()
         self._answered_json = False
         # Only transport failures and 5xx are retried down here; 403/429 rate limits come
         # back to `_send`, which knows --max-wait.
@@ -108,13 +108,15 @@ class GitHubClient:
             budget=retry_seconds,
         )
         max_body = int(max_body_mb * 1_048_576)
-        # PyGithub's connection object keeps the request being built in attributes, so
-        # one per thread (workers of `prefetch.OrderedPrefetch` fetch jobs pages).
-        self._make_github: Callable[[], Github] = lambda: Github(
-            auth=auth or (Auth.Token(token) if token else None),
+        github_auth = auth or (Auth.Token(token) if token else None)
+        user_agent = f"ci-collector/{__version__}"
+        # Made for `github_auth`'s sake (an auth that needs a requester gets this one);
+        # lazy, so it sends nothing itself.
+        self._github = Github(
+            auth=github_auth,
             base_url=self.api_url,
-            timeout=max(1, math.ceil(timeout)),  # PyGithub wants an int: the real one is below
-            user_agent=f"ci-collector/{__version__}",
+            timeout=max(1, math.ceil(timeout)),
+            user_agent=user_agent,
             per_page=100,
             verify=verify,
             retry=transient,
@@ -122,37 +124,25 @@ class GitHubClient:
             seconds_between_writes=0,
             lazy=True,
         )
-        self._make_adapter: Callable[[], LimitedAdapter] = lambda: LimitedAdapter(
-            timeout, max_body, max_retries=transient
-        )
-        self._timeout = timeout
-        self._local = threading.local()
-        self._all: list[Github] = []
+
+        def getter() -> PooledGetter:
+            """A worker thread's own pool; the environment (proxies, CA bundle) is read
+            here, once, not on every request as a requests session would."""
+            proxies, ca = environment_settings(f"{self._session.origin}/", verify)
+            adapter = LimitedAdapter(timeout, max_body, max_retries=transient)
+            return PooledGetter(
+                self._session.origin, adapter, timeout=timeout, verify=ca, proxies=proxies
+            )
+
+        self._getters = ThreadGetters(getter)
+        self._session = GitHubSession(self.api_url, github_auth, user_agent, self._getters)
         self._preloaded: dict[str, tuple[str | None, Answer | CollectorError]] = {}
         self.ledger = Ledger()
         """--min-remaining, requests in flight, the budget per repository (thread-safe)."""
-        self._github = self._thread_github()
-
-    @property
-    def _requester(self) -> Any:
-        return self._thread_github().requester
-
-    def _thread_github(self) -> Github:
-        github: Github | None = getattr(self._local, "github", None)
-        if github is None:
-            github = self._make_github()
-            quiet_environment(github.requester)
-            install_adapter(github.requester, self._make_adapter(), self._timeout)
-            self._local.github = github
-            with self._lock:
-                self._all.append(github)
-        return github
 
     def close(self) -> None:
-        with self._lock:
-            for github in self._all:
-                github.close()
-            self._all.clear()
+        self._getters.close()
+        self._github.close()
 
     # ---- public --------------------------------------------------------------------
 
@@ -215,9 +205,7 @@ class GitHubClient:
             self._reserve(path)
             self.pacer.wait()
             try:
-                status, response_headers, body = self._requester.requestJson(
-                    "GET", path, params, dict(headers)
-                )
+                status, response_headers, body = self._session.get(path, params, headers)
                 self._observe(status, response_headers, path)
             except DeadlinePassed as exc:
                 raise ComeBackLater(
@@ -225,11 +213,11 @@ class GitHubClient:
                 ) from None
             except BodyTooLarge as exc:
                 raise RemoteError(f"GitHub at {self.api_url}: GET {path}: {exc}") from None
-            except RecursionError:
+            except RedirectLoop:
                 raise UserError(
                     f"{self.api_url} redirects GET {path} in a loop; {NOT_GITHUB_HINT}"
                 ) from None
-            except RuntimeError:  # PyGithub refuses a redirect to another host or scheme
+            except RedirectRefused:  # to another host or scheme
                 raise UserError(
                     f"{self.api_url} redirects GET {path} away from itself; {NOT_GITHUB_HINT}"
                 ) from None

@@ -1,36 +1,113 @@
-"""PyGithub's requests session, fitted with the project's one HTTP behaviour.
+"""GitHub GETs as PyGithub's requester sends them, without its requests session.
 
-Apart from the client because it reaches into a PyGithub private hook: when a PyGithub
-release moves it, this is the one place to look.
+PyGithub's requester wraps every GET in a requests session call, which costs more CPU
+than sending it; a backfill makes thousands. PyGithub stays the authority on who we
+are: its `Auth` object (a token, or the installation token `app.InstallationAuth`
+renews) writes each request's Authorization header. The rest of what the requester
+does around a GET is kept here, rule for rule: the URL (API path prefix, sorted query,
+lower-case booleans, re-quoted by requests' rules), its User-Agent over requests'
+default headers, a 202 ("still computing") asked again after PyGithub's wait, and a
+301 followed only to another path of the same scheme and host. `pooled.PooledGetter`
+sends it (retries, deadline, body cap).
 """
 
 from __future__ import annotations
 
-import logging
+import re
+import time
+import urllib.parse
+from collections.abc import Mapping
 from typing import Any
 
-from ...transport import LimitedAdapter, limit_session
+import requests
+from github import Auth, Consts
+from github.Requester import Requester
+from requests import utils as req_utils
 
-log = logging.getLogger(__name__)
+from ...pooled import ThreadGetters, text_of
+
+MAX_HOPS = 30
+"""301s (or 202s) in a row before giving up; PyGithub gave up at its recursion limit."""
+
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~-]*")
+_PLAIN_QUERY = re.compile(r"(?:[A-Za-z0-9/._~+=&-]|%[0-9A-Fa-f]{2})*")
 
 
-def install_adapter(requester: Any, adapter: LimitedAdapter, timeout: float) -> None:
-    """Have PyGithub's requests session use `adapter` (deadline, body cap, paced retries)
-    and ``--timeout`` as given (PyGithub only takes whole seconds).
+class RedirectRefused(Exception):
+    """A 301 to another scheme or host, or to the very URL asked: not GitHub's API."""
 
-    PyGithub builds its session lazily in a connection object of the class it chose for
-    the URL's scheme; this wraps that class so every session it makes gets the adapter.
-    """
-    attribute = "_Requester__connectionClass"
-    make = getattr(requester, attribute, None)
-    if make is None:  # a PyGithub without this hook: its own adapter, no body cap
-        log.debug("PyGithub has no connection class hook; HTTP limits not installed")
-        return
 
-    def connection(*args: Any, **kwargs: Any) -> Any:
-        made = make(*args, **kwargs)
-        made.timeout = timeout
-        limit_session(made.session, adapter)
-        return made
+class RedirectLoop(Exception):
+    """301s that do not end."""
 
-    setattr(requester, attribute, connection)
+
+class GitHubSession:
+    """GETs to one GitHub API URL, authenticated by a PyGithub `Auth` (or anonymous)."""
+
+    def __init__(
+        self, api_url: str, auth: Auth.Auth | None, user_agent: str, getters: ThreadGetters
+    ) -> None:
+        parts = urllib.parse.urlparse(api_url)
+        self._scheme = parts.scheme
+        self._hostname = parts.hostname
+        self._prefix = parts.path.rstrip("/")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.origin = f"{parts.scheme}://{parts.hostname}:{port}"
+        """Where PyGithub sent its requests: scheme, host and an explicit port."""
+        self._auth = auth
+        defaults = req_utils.default_headers()
+        defaults["User-Agent"] = user_agent
+        self._defaults = dict(defaults)
+        self._getters = getters
+
+    def get(
+        self, path: str, params: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, str], str]:
+        """GET an API `path` (``/repos/...``): status, headers (lower-case names), text.
+
+        Raises `RedirectRefused`, `RedirectLoop` or what `PooledGetter.get` raises.
+        """
+        sent = {**self._defaults, **headers}
+        if self._auth is not None:
+            self._auth.authentication(sent)
+        for header in sent.items():
+            req_utils.check_header_validity(header)  # requests' InvalidHeader, as before
+        url = self.url(path, params)
+        getter = self._getters.get()
+        for _ in range(MAX_HOPS + 1):
+            status, received, body = getter.get(self.target(url), sent)
+            if status == 202:  # only ever asked of GET (safe to repeat), as PyGithub does
+                time.sleep(Consts.PROCESSING_202_WAIT_TIME)
+                continue
+            if status == 301 and "location" in received:
+                url = self._follow(url, received["location"])
+                continue
+            return status, received, text_of(received, body)
+        raise RedirectLoop(url)
+
+    def url(self, path: str, params: Mapping[str, Any]) -> str:
+        """The URL PyGithub's requester builds: prefix, path, the parameters sorted."""
+        url = self._prefix + path
+        if not _PLAIN_PATH.fullmatch(url):
+            return Requester.add_parameters_to_url(url, dict(params))
+        if params:
+            pairs = ((k, str(v).lower() if isinstance(v, bool) else v) for k, v in params.items())
+            url += "?" + urllib.parse.urlencode(sorted(pairs))
+        return url
+
+    def target(self, url: str) -> str:
+        """The request target requests made of `url` (plain ones are left as they are)."""
+        path, _, query = url.partition("?")
+        plain = _PLAIN_PATH.fullmatch(path) and _PLAIN_QUERY.fullmatch(query)
+        if plain and ("%" not in query or req_utils.unquote_unreserved(query) == query):
+            return url
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(self.origin + url, None)
+        return prepared.path_url
+
+    def _follow(self, url: str, location: str) -> str:
+        """The path a 301 leads to, if PyGithub would follow it (query not kept)."""
+        moved = urllib.parse.urlparse(location)
+        if moved.scheme != self._scheme or moved.hostname != self._hostname or moved.path == url:
+            raise RedirectRefused
+        return moved.path
