@@ -22,15 +22,9 @@ from github import Auth, Github
 from ... import __version__, jsonio, secrets
 from ...errors import CollectorError, ComeBackLater, RemoteError, UserError
 from ...pacing import Pacer
-from ...pooled import PooledGetter, ThreadGetters, environment_settings
 from ...retry import PacedRetry, invocation_remaining, retry_after
 from ...times import ms_to_iso
-from ...transport import (
-    DEFAULT_MAX_BODY_MB,
-    BodyTooLarge,
-    DeadlinePassed,
-    LimitedAdapter,
-)
+from ...transport import DEFAULT_MAX_BODY_MB, BodyTooLarge, DeadlinePassed
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
 from .budget import Budget, Ledger
 from .session import GitHubSession, RedirectLoop, RedirectRefused
@@ -124,24 +118,21 @@ class GitHubClient:
             seconds_between_writes=0,
             lazy=True,
         )
-
-        def getter() -> PooledGetter:
-            """A worker thread's own pool; the environment (proxies, CA bundle) is read
-            here, once, not on every request as a requests session would."""
-            proxies, ca = environment_settings(f"{self._session.origin}/", verify)
-            adapter = LimitedAdapter(timeout, max_body, max_retries=transient)
-            return PooledGetter(
-                self._session.origin, adapter, timeout=timeout, verify=ca, proxies=proxies
-            )
-
-        self._getters = ThreadGetters(getter)
-        self._session = GitHubSession(self.api_url, github_auth, user_agent, self._getters)
+        self._session = GitHubSession(
+            self.api_url,
+            github_auth,
+            user_agent=user_agent,
+            timeout=timeout,
+            max_body=max_body,
+            verify=verify,
+            retries=transient,
+        )
         self._preloaded: dict[str, tuple[str | None, Answer | CollectorError]] = {}
         self.ledger = Ledger()
         """--min-remaining, requests in flight, the budget per repository (thread-safe)."""
 
     def close(self) -> None:
-        self._getters.close()
+        self._session.close()
         self._github.close()
 
     # ---- public --------------------------------------------------------------------

@@ -24,7 +24,9 @@ from github import Auth, Consts
 from github.Requester import Requester
 from requests import utils as req_utils
 
-from ...pooled import ThreadGetters, text_of
+from ...pooled import PooledGetter, ThreadGetters, environment_settings, text_of
+from ...retry import PacedRetry
+from ...transport import LimitedAdapter
 
 MAX_HOPS = 30
 """301s (or 202s) in a row before giving up; PyGithub gave up at its recursion limit."""
@@ -45,7 +47,15 @@ class GitHubSession:
     """GETs to one GitHub API URL, authenticated by a PyGithub `Auth` (or anonymous)."""
 
     def __init__(
-        self, api_url: str, auth: Auth.Auth | None, user_agent: str, getters: ThreadGetters
+        self,
+        api_url: str,
+        auth: Auth.Auth | None,
+        *,
+        user_agent: str,
+        timeout: float,
+        max_body: int,
+        verify: bool,
+        retries: PacedRetry,
     ) -> None:
         parts = urllib.parse.urlparse(api_url)
         self._scheme = parts.scheme
@@ -58,7 +68,20 @@ class GitHubSession:
         defaults = req_utils.default_headers()
         defaults["User-Agent"] = user_agent
         self._defaults = dict(defaults)
-        self._getters = getters
+        self._verify = verify
+        self._adapter_settings = (timeout, max_body, retries)
+        self._getters = ThreadGetters(self._getter)
+
+    def _getter(self) -> PooledGetter:
+        """A worker thread's own pool; the environment (proxies, CA bundle) is read here,
+        once, not on every request as a requests session would."""
+        proxies, ca = environment_settings(f"{self.origin}/", self._verify)
+        timeout, max_body, retries = self._adapter_settings
+        adapter = LimitedAdapter(timeout, max_body, max_retries=retries)
+        return PooledGetter(self.origin, adapter, timeout=timeout, verify=ca, proxies=proxies)
+
+    def close(self) -> None:
+        self._getters.close()
 
     def get(
         self, path: str, params: Mapping[str, Any], headers: Mapping[str, str]
