@@ -99,23 +99,35 @@ class Deadline:
     def finish(self) -> None:
         with self._lock:
             self.done = True
+            self._connections.clear()  # it may wait in the watchdog's heap a while yet
 
 
 class _Watchdog:
-    """One thread that expires deadlines, shared by every client of the process."""
+    """One thread that expires deadlines, shared by every client of the process.
+
+    It is woken only when a new deadline comes before every one it waits for: requests
+    finish long before their deadlines, so the finished ones are dropped when the
+    earliest falls due (or the heap has doubled), not one wake-up per request.
+    """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Deadline]] = []
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._compact_at = 1024
 
     def watch(self, deadline: Deadline) -> None:
         with self._cond:
+            if len(self._heap) >= self._compact_at:
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+                self._compact_at = max(1024, 2 * len(self._heap))
             heapq.heappush(self._heap, (deadline.expires, id(deadline), deadline))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="http-deadline", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            elif self._heap[0][2] is deadline:  # sooner than the watchdog's wait
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
