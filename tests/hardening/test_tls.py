@@ -20,8 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ci_collector.errors import RemoteError
+from ci_collector.sources.github.client import GitHubClient
 from tests.conftest import run_cli
-from tests.servers.base import LoopbackServer
+from tests.servers.base import LoopbackServer, Reply
 from tests.servers.circleci import TOKEN as CIRCLECI_TOKEN
 from tests.servers.circleci import CircleCIWorld, running_circleci
 from tests.servers.github import GitHubModel, GitHubServer, running_github
@@ -212,3 +214,26 @@ def test_jenkins_and_circleci_accept_a_self_signed_server_only_with_insecure(
             insecure = collect(*args, "--insecure", env=env)
             assert insecure.returncode == 0, insecure.stderr
             assert insecure.stderr.splitlines()[0] == WARNING
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_github_trusts_the_ca_bundle_requests_reads_from_the_environment(
+    tls: ssl.SSLContext, tls_folder: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    server = LoopbackServer(lambda request: Reply(200, b'{"ok": true}'))
+    url = serve_tls(server, tls)
+    with server:
+        refused = GitHubClient(url, "ghp_tls-bundle-token-0000")
+        with pytest.raises(RemoteError, match=r"TLS certificate of GitHub at .* not accepted"):
+            refused.get("/repos/o/n")
+        refused.close()
+        insecure = GitHubClient(url, "ghp_tls-bundle-token-0000", verify=False)
+        assert insecure.get("/repos/o/n") == {"ok": True}
+        insecure.close()
+        monkeypatch.setenv(variable, str(tls_folder / "cert.pem"))
+        trusting = GitHubClient(url, "ghp_tls-bundle-token-0000")
+        assert trusting.get("/repos/o/n") == {"ok": True}
+        trusting.close()
+    assert len(server.requests) == 2  # the refused one never got past the handshake

@@ -19,7 +19,7 @@ import pytest
 from github import Auth, Consts, Github
 
 from ci_collector import __version__
-from ci_collector.errors import UserError
+from ci_collector.errors import RemoteError, UserError
 from ci_collector.retry import PacedRetry
 from ci_collector.sources.github.client import GitHubClient
 from ci_collector.sources.github.session import MAX_HOPS, GitHubSession
@@ -233,3 +233,48 @@ def test_a_202_is_asked_again_after_pygithubs_wait(monkeypatch: pytest.MonkeyPat
         assert _client_get(server) == [1]
         assert len(server.requests) == 3
     assert {request.path for request in server.requests} == {"/repos/o/n/actions/runs?per_page=100"}
+
+
+# ---- the environment: proxies and CA bundles, read as requests read them ----------------
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("credentials", ["", "proxy-user:proxy-pass@"])
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+def test_an_http_proxy_from_the_environment_gets_what_pygithub_sent_it(
+    no_proxies: pytest.MonkeyPatch, variable: str, credentials: str
+) -> None:
+    api_url = "http://api.github.invalid:8080/api/v3"  # never resolved: the proxy answers
+    with LoopbackServer(lambda request: Reply(200, b"{}")) as proxy:
+        no_proxies.setenv(variable, proxy.url.replace("://", f"://{credentials}"))
+        reference(api_url, TOKEN).requestJson("GET", "/repos/o/n/actions/runs", {"page": 2}, {})
+        ours = session(api_url, TOKEN)
+        ours.get("/repos/o/n/actions/runs", {"page": 2}, {})
+        ours.close()
+        before, after = (seen(request) for request in proxy.requests)
+    assert after == before
+    assert after[1] == "http://api.github.invalid:8080/api/v3/repos/o/n/actions/runs?page=2"
+    assert ("proxy-authorization" in after[2]) == bool(credentials)
+
+
+@pytest.mark.parametrize("bypass", ["api.github.invalid", "*", ".github.invalid"])
+def test_no_proxy_is_honoured(no_proxies: pytest.MonkeyPatch, bypass: str) -> None:
+    with LoopbackServer(lambda request: Reply(200, b"{}")) as proxy:
+        no_proxies.setenv("HTTP_PROXY", proxy.url)
+        no_proxies.setenv("NO_PROXY", bypass)
+        client = GitHubClient("http://api.github.invalid:8080", TOKEN, timeout=2)
+        with pytest.raises(
+            RemoteError, match=r"cannot reach GitHub at http://api\.github\.invalid"
+        ):
+            client.get("/repos/o/n/actions/runs")
+        client.close()
+        assert proxy.requests == []
