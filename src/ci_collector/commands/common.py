@@ -25,7 +25,7 @@ from ..retry import set_invocation_deadline
 from ..sinks import DeliveryFailed, Sink, StoreSink, TeeSink, TrunkRefused
 from ..sinks.base import SinkStats
 from ..sinks.jsonl import OutputFailed
-from ..sinks.otlp import OTLP_NAMESPACE, OtlpSettings
+from ..sinks.otlp.config import OTLP_NAMESPACE, OtlpSettings
 from ..sinks.trunk import DEFAULT_TRUNK_URL
 from ..state import LOCK_MAX_AGE_SECONDS, State, StateBusy, default_state_path, state_failure
 from ..transport import DEADLINE_PER_TIMEOUT, DEFAULT_MAX_BODY_MB
