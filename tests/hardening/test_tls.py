@@ -216,6 +216,7 @@ def test_jenkins_and_circleci_accept_a_self_signed_server_only_with_insecure(
             assert insecure.stderr.splitlines()[0] == WARNING
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 @pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
 def test_github_trusts_the_ca_bundle_requests_reads_from_the_environment(
     tls: ssl.SSLContext, tls_folder: Path, monkeypatch: pytest.MonkeyPatch, variable: str
