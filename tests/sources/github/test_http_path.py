@@ -10,6 +10,7 @@ the server received and what each returned.
 from __future__ import annotations
 
 import gzip
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -278,3 +279,36 @@ def test_no_proxy_is_honoured(no_proxies: pytest.MonkeyPatch, bypass: str) -> No
             client.get("/repos/o/n/actions/runs")
         client.close()
         assert proxy.requests == []
+
+
+@pytest.mark.parametrize("token", [TOKEN, None])
+def test_the_request_log_at_vv_has_pygithubs_lines_and_no_token(
+    caplog: pytest.LogCaptureFixture, token: str | None
+) -> None:
+    def lines() -> list[str]:
+        found = []
+        for record in caplog.records:
+            if record.name == "github.Requester":
+                args = list(record.args or ())
+                if len(args) == 9:
+                    args[7] = {k: v for k, v in args[7].items() if k != "date"}
+                found.append(record.msg % tuple(args) if args else record.getMessage())
+        caplog.clear()
+        return found
+
+    caplog.set_level(logging.DEBUG, logger="github.Requester")
+    with LoopbackServer(lambda request: Reply(200, b"{}")) as server:
+        moved = Reply(301, b"", {"Location": f"{server.url}/api/v3/repos/o/n/actions/runs"})
+        answered = Reply(200, b'{"total_count": 0}', {"ETag": '"e"'})
+        server.handle = _answers(moved, answered)
+        reference(server.url, token).requestJson(
+            "GET", "/repos/o/n/actions/runs", {"page": 2}, {"If-None-Match": '"e"'}
+        )
+        expected = lines()
+        server.handle = _answers(moved, answered)
+        ours = session(server.url, token)
+        ours.get("/repos/o/n/actions/runs", {"page": 2}, {"If-None-Match": '"e"'})
+        ours.close()
+        got = lines()
+    assert len(got) == 3 and got == expected  # two requests and the redirection between
+    assert all(TOKEN not in line for line in got)

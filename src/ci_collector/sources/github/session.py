@@ -13,6 +13,7 @@ sends it (retries, deadline, body cap).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import urllib.parse
@@ -27,6 +28,9 @@ from requests import utils as req_utils
 from ...pooled import PooledGetter, ThreadGetters, environment_settings, text_of
 from ...retry import PacedRetry
 from ...transport import LimitedAdapter
+
+_REQUESTS_LOG = logging.getLogger("github.Requester")
+"""PyGithub's request log, which ``-vv`` shows: the lines it wrote are still written."""
 
 MAX_HOPS = 30
 """301s (or 202s) in a row before giving up; PyGithub gave up at its recursion limit."""
@@ -90,20 +94,26 @@ class GitHubSession:
 
         Raises `RedirectRefused`, `RedirectLoop` or what `PooledGetter.get` raises.
         """
-        sent = {**self._defaults, **headers}
+        own = dict(headers)  # PyGithub's own headers, in its order, then requests' defaults
         if self._auth is not None:
-            self._auth.authentication(sent)
+            self._auth.authentication(own)
+        own["User-Agent"] = self._defaults["User-Agent"]
+        sent = {**self._defaults, **own}
         for header in sent.items():
             req_utils.check_header_validity(header)  # requests' InvalidHeader, as before
         url = self.url(path, params)
         getter = self._getters.get()
         for _ in range(MAX_HOPS + 1):
             status, received, body = getter.get(self.target(url), sent)
+            if _REQUESTS_LOG.isEnabledFor(logging.DEBUG):
+                self._log(url, own, status, received, body)
             if status == 202:  # only ever asked of GET (safe to repeat), as PyGithub does
                 time.sleep(Consts.PROCESSING_202_WAIT_TIME)
                 continue
             if status == 301 and "location" in received:
-                url = self._follow(url, received["location"])
+                moved = self._follow(url, received["location"])
+                _REQUESTS_LOG.info("Following Github server redirection from %s to %s", url, moved)
+                url = moved
                 continue
             return status, received, text_of(received, body)
         raise RedirectLoop(url)
@@ -127,6 +137,19 @@ class GitHubSession:
         prepared = requests.PreparedRequest()
         prepared.prepare_url(self.origin + url, None)
         return prepared.path_url
+
+    def _log(
+        self, url: str, own: dict[str, str], status: int, received: dict[str, str], body: bytes
+    ) -> None:
+        """The line PyGithub's requester logged for each request (``-vv``), token masked."""
+        masked = dict(own)
+        if self._auth is not None:
+            self._auth.mask_authentication(masked)
+        text = text_of(received, body)
+        line = "%s %s://%s%s %s %s ==> %i %s %s"
+        _REQUESTS_LOG.debug(
+            line, "GET", self._scheme, self._hostname, url, masked, None, status, received, text
+        )
 
     def _follow(self, url: str, location: str) -> str:
         """The path a 301 leads to, if PyGithub would follow it (query not kept)."""
