@@ -1,13 +1,13 @@
 """GETs sent straight to the urllib3 pool a `LimitedAdapter` built, without a requests session.
 
 A requests session spends about half a millisecond of CPU on every request merging
-settings, preparing, hooking and wrapping it, several times what urllib3 spends sending
-it; a backfill makes thousands. Here requests still decides everything it decides
-today, once: which pool (proxies, CA bundle and verification, as the adapter picks
-them) and the default headers. Each GET then goes to that pool's ``urlopen`` with the
-same arguments the adapter's ``send`` passes (the paced retries, ``--timeout``, no
-redirects), under the same total deadline and body cap, and its failures come out as
-the requests exceptions ``send`` raises, so callers and their messages do not change.
+settings, preparing, hooking and wrapping it, more than urllib3 spends sending it; a
+backfill makes thousands. Here the adapter still chooses, once per thread, the pool a
+request goes to (proxies, CA bundle, verification). Each GET then goes to that pool's
+``urlopen`` with the arguments the adapter's ``send`` would pass (the paced retries,
+``--timeout``, no redirects), under the same total deadline and body cap, and its
+failures come out as the requests exceptions ``send`` raises, so callers and their
+messages stay as they were.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ class PooledGetter:
                 )
             except u3_exc.LocationValueError as exc:
                 raise req_exc.InvalidURL(exc) from exc
-            self.adapter.cert_verify(pool, f"{self.origin}/", self._verify, None)  # type: ignore[no-untyped-call]
+            verify_pool: Any = self.adapter.cert_verify  # untyped in types-requests
+            verify_pool(pool, f"{self.origin}/", self._verify, None)
             self._absolute = not self.adapter.request_url(probe, self._proxies).startswith("/")
             self._pool = pool
         return self._pool
