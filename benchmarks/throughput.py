@@ -25,8 +25,9 @@ from history import (
 from ci_collector.mapper import map_run
 from ci_collector.model import Repo, Run
 from ci_collector.sinks.base import Chain, encode
-from ci_collector.sinks.otlp import OtlpSink, OtlpTransport
 from ci_collector.sinks.otlp.encoder import chain_spans, export_request
+from ci_collector.sinks.otlp.sink import OtlpSink
+from ci_collector.sinks.otlp.transport import OtlpTransport
 from ci_collector.sinks.trunk import TrunkSink
 from ci_collector.sources.github.mapping import build_run, slim_run
 from ci_collector.sources.jenkins.mapping import BuildContext, map_build

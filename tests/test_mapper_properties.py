@@ -28,9 +28,8 @@ from ci_collector.trunk import (
     PLAUSIBLE_FROM_MS,
     PLAUSIBLE_UNTIL_MS,
     EventDict,
-    TrackEventsBody,
-    body_problems,
 )
+from ci_collector.trunk_contract import TrackEventsBody, body_problems
 
 REPO = Repo("github.com", "acme", "widgets")
 T0 = 1_700_000_000_000

@@ -10,7 +10,7 @@ import pytest
 
 from ci_collector.mapper import map_run
 from ci_collector.sinks.base import encode
-from ci_collector.trunk import TrackEventsBody, body_problems
+from ci_collector.trunk_contract import TrackEventsBody, body_problems
 from tests.runs import REPO, make_run
 
 

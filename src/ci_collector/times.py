@@ -7,6 +7,7 @@ the same spellings and refuse the same way. Click wrappers live in ``commands/pa
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -45,6 +46,13 @@ def iso_to_ms(value: Any) -> int | None:
     """Epoch ms of an ISO-8601 timestamp in any zone (``Z`` or an offset); None if unusable."""
     if not isinstance(value, str) or not value:
         return None
+    return _iso_ms(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_ms(value: str) -> int | None:
+    """Remembered: a step's end is usually the next step's start, and a job's times repeat
+    in its first and last steps, so about half the timestamps of a backfill were seen."""
     try:
         parsed = datetime.fromisoformat(value)  # Python 3.11 reads "Z" itself: the fast path
     except ValueError:

@@ -99,6 +99,7 @@ class Deadline:
     def finish(self) -> None:
         with self._lock:
             self.done = True
+            self._connections.clear()  # it may wait in the watchdog's heap a while
 
 
 class _Watchdog:
@@ -110,12 +111,20 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
 
     def watch(self, deadline: Deadline) -> None:
+        """Wake the thread only for a deadline earlier than every one it waits for.
+
+        Requests mostly share one timeout, so a new deadline is the latest: waking the
+        thread for it (a thread switch per request) cost as much CPU as the request.
+        Finished deadlines are dropped when the thread next wakes.
+        """
         with self._cond:
+            earliest = not self._heap or deadline.expires < self._heap[0][0]
             heapq.heappush(self._heap, (deadline.expires, id(deadline), deadline))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="http-deadline", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if earliest:
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .trunk import CONCLUSIONS, PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS, body_problems
+from .trunk import CONCLUSIONS, PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS
+from .trunk_contract import body_problems
 
 
 @dataclass(slots=True)

@@ -11,7 +11,8 @@ from ci_collector.mapper import map_run
 from ci_collector.model import Run
 from ci_collector.sinks import Chain
 from ci_collector.sinks.base import Ack
-from ci_collector.sinks.otlp import OtlpSink, OtlpTransport
+from ci_collector.sinks.otlp.sink import OtlpSink
+from ci_collector.sinks.otlp.transport import OtlpTransport
 from tests.servers.otlp import API_KEY, API_KEY_HEADER, OtlpReceiver
 
 

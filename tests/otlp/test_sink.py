@@ -12,7 +12,7 @@ import pytest
 
 from ci_collector.mapper import map_run
 from ci_collector.model import Repo
-from ci_collector.sinks.otlp import OtlpRefused, OtlpUnavailable
+from ci_collector.sinks.otlp.transport import OtlpRefused, OtlpUnavailable
 from tests.otlp.helpers import chain_of, make_sink, send
 from tests.runs import job, make_run
 from tests.servers.base import Reply

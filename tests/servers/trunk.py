@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ci_collector.trunk import body_problems
+from ci_collector.trunk_contract import body_problems
 
 from .base import LoopbackServer, Reply, Request
 

@@ -18,7 +18,7 @@ from ..state import State
 from ..transport import http_url
 from .common import DeliveryConfig, collect, delivery_options
 from .concurrency import concurrency_option
-from .params import WHEN, Duration
+from .params import WHEN, lookback_option
 
 
 @click.command()
@@ -37,14 +37,7 @@ from .params import WHEN, Duration
     help="Pipelines created since (90d, 12h, or an ISO date); default: from the "
     "state's cursor minus --lookback, or 7 days on a first poll.",
 )
-@click.option(
-    "--lookback",
-    type=Duration(),
-    default="3d",
-    show_default=True,
-    envvar="CI_COLLECTOR_LOOKBACK",
-    help="Re-list this far behind the cursor to find re-runs and late finishers.",
-)
+@lookback_option("Re-list this far behind the cursor to find re-runs and late finishers.")
 @click.option(
     "--circleci-token",
     envvar="CIRCLECI_TOKEN",

@@ -18,7 +18,7 @@ from ..transport import http_url
 from .common import DeliveryConfig, collect, delivery_options
 from .concurrency import concurrency_option
 from .files import check_writable, write_failed
-from .params import WHEN, Duration, Seconds
+from .params import WHEN, Seconds, lookback_option
 
 
 @click.command("github")
@@ -49,14 +49,7 @@ from .params import WHEN, Duration, Seconds
     "--workflow", metavar="FILE_OR_NAME", help="Only this workflow: its file (ci.yml) or its name."
 )
 @click.option("--branch", metavar="NAME", help="Only runs of this branch.")
-@click.option(
-    "--lookback",
-    type=Duration(),
-    default="3d",
-    show_default=True,
-    envvar="CI_COLLECTOR_LOOKBACK",
-    help="Window re-listed on every poll, for re-runs and late finishers.",
-)
+@lookback_option("Window re-listed on every poll, for re-runs and late finishers.")
 @click.option(
     "--max-wait",
     type=Seconds(0),

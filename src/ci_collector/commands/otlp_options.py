@@ -14,8 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..sinks.otlp.config import COMPRESSIONS, OtlpSettings
-from ..sinks.otlp.sink import DEFAULT_BATCH_SPANS
+from ..sinks.otlp.config import COMPRESSIONS, DEFAULT_BATCH_SPANS, OtlpSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

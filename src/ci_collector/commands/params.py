@@ -82,6 +82,18 @@ class Seconds(click.FloatRange):
 WHEN = When()
 
 
+def lookback_option(help: str) -> Callable[[F], F]:
+    """``--lookback``: how far behind the cursor every poll re-lists (same default everywhere)."""
+    return click.option(
+        "--lookback",
+        type=Duration(),
+        default="3d",
+        show_default=True,
+        envvar="CI_COLLECTOR_LOOKBACK",
+        help=help,
+    )
+
+
 def logging_options(func: F) -> F:
     """``--verbose``/``--quiet``/``--log-format``, applied to every command.
 

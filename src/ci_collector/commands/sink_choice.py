@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 from ..errors import UserError
 from ..sinks import JsonlSink, Sink, StoreSink, TeeSink, TrunkSink
 from ..sinks.base import BodyRefused, Chain
-from ..sinks.otlp import OtlpSettings, OtlpSink, OtlpTransport, otlp_json_sink
+from ..sinks.otlp.config import OtlpSettings
 from .trunk_config import dead_letter_path
 
 if TYPE_CHECKING:
+    from ..sinks.otlp.sink import OtlpSink
     from .common import DeliveryConfig
 
 
@@ -33,6 +34,8 @@ def build_sink(
         if config.store:
             raise UserError("--store cannot be combined with --output (a dry run stores nothing)")
         if config.output_format == "otlp-json":
+            from ..sinks.otlp.jsonfile import otlp_json_sink  # protobuf: OTLP runs only
+
             otlp = config.otlp or OtlpSettings("", "")
             return otlp_json_sink(config.output, otlp.resource, otlp.batch_spans)
         return JsonlSink(config.output, batch_events=config.batch_size)
@@ -50,6 +53,9 @@ def build_sink(
 
 def _otlp_sink(config: DeliveryConfig, otlp: OtlpSettings) -> OtlpSink:
     """The OTLP/HTTP exporter; its refusals are kept beside Trunk's (``*.otlp.jsonl``)."""
+    from ..sinks.otlp.sink import OtlpSink  # protobuf: only OTLP runs pay for importing it
+    from ..sinks.otlp.transport import OtlpTransport
+
     transport = OtlpTransport(
         otlp.url,
         otlp.headers,

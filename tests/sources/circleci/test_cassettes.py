@@ -22,7 +22,7 @@ from ci_collector.sources.circleci.client import CircleCIClient
 from ci_collector.sources.circleci.mapping import Project
 from ci_collector.sources.circleci.source import CircleCISource
 from ci_collector.state import State
-from ci_collector.trunk import body_problems
+from ci_collector.trunk_contract import body_problems
 from tests.conftest import CASSETTES
 from tests.sources.circleci.make_cassettes import SINCE, story
 

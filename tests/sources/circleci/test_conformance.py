@@ -22,7 +22,7 @@ from ci_collector.sources.circleci.mapping import (
     canonical_slug,
     number_attempts,
 )
-from ci_collector.trunk import body_problems
+from ci_collector.trunk_contract import body_problems
 from tests.conftest import SHARED_FIXTURES
 
 FIXTURES = SHARED_FIXTURES / "circleci"

@@ -19,7 +19,7 @@ from ci_collector.model import Repo
 from ci_collector.sinks.base import encode
 from ci_collector.sources.github.mapping import attempt_of, build_run, is_finished
 from ci_collector.times import iso_to_ms
-from ci_collector.trunk import body_problems
+from ci_collector.trunk_contract import body_problems
 from tests.conftest import SHARED_FIXTURES, recorded_names
 
 FIXTURES = SHARED_FIXTURES / "github"

@@ -1,22 +1,9 @@
 """OpenTelemetry export: the same chains as OTLP/HTTP traces, to any OTLP backend.
 
 `encoder` (chains -> official protobuf messages), `transport` (one body, retries),
-`sink` (batching and per-chain acknowledgements), `config` (``OTEL_*`` settings).
+`sink` (batching and per-chain acknowledgements), `config` (``OTEL_*`` settings and the
+constants the CLI needs), `jsonfile` (the ``--output-format otlp-json`` dry run).
+
+Import the submodules themselves: this package re-exports nothing, so that reading the
+CLI's options (`config`) does not load protobuf, which only an OTLP run needs.
 """
-
-from .config import OtlpSettings
-from .jsonfile import OtlpJsonWriter, otlp_json_sink
-from .sink import OTLP_NAMESPACE, OtlpSink
-from .transport import Answer, OtlpRefused, OtlpTransport, OtlpUnavailable
-
-__all__ = [
-    "OTLP_NAMESPACE",
-    "Answer",
-    "OtlpJsonWriter",
-    "OtlpRefused",
-    "OtlpSettings",
-    "OtlpSink",
-    "OtlpTransport",
-    "OtlpUnavailable",
-    "otlp_json_sink",
-]

@@ -13,6 +13,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from ... import secrets
 from ...errors import UserError
 
+DEFAULT_BATCH_SPANS = 512
+OTLP_NAMESPACE = "otlp:"
+"""Where the OTLP sink's deliveries are remembered in the state (see `Ack.sink`)."""
+
 TRACES_PATH = "v1/traces"
 COMPRESSIONS = ("none", "gzip")
 

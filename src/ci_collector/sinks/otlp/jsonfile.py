@@ -10,8 +10,9 @@ from typing import BinaryIO
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from .config import DEFAULT_BATCH_SPANS
 from .encoder import otlp_json
-from .sink import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SPANS, OtlpSink
+from .sink import DEFAULT_BATCH_BYTES, OtlpSink
 from .transport import Answer
 
 

@@ -20,19 +20,17 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ...model import Repo
 from ..base import Ack, BodyTooLarge, Chain, SinkStats
+from .config import DEFAULT_BATCH_SPANS, OTLP_NAMESPACE
 from .encoder import SCOPE, chain_spans, export_request, otlp_json, resource
 from .transport import Answer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SPANS = 512
 DEFAULT_BATCH_BYTES = 4_000_000
 SPAN_OVERHEAD = 8
 """Bytes a span costs beyond its own encoding (field tag and length prefix), an upper bound."""
 GROUP_OVERHEAD = 32
 """Bytes each repo's `ResourceSpans`/`ScopeSpans` framing costs beyond its resource and scope."""
-OTLP_NAMESPACE = "otlp:"
-"""Where the OTLP sink's deliveries are remembered in the state (see `Ack.sink`)."""
 
 
 class Exporter(Protocol):

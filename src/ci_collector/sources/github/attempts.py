@@ -222,5 +222,10 @@ def _call(fetch: Fetch) -> Outcome:
     return fetch()
 
 
-def _count_nodes(node: Node) -> int:
-    return 1 + sum(_count_nodes(child) for child in node.children)
+def _count_nodes(root: Node) -> int:
+    count, pending = 0, [root]
+    while pending:
+        node = pending.pop()
+        count += 1
+        pending.extend(node.children)
+    return count

@@ -64,7 +64,10 @@ def optional_str(obj: JsonObject, field: str, what: str) -> str | None:
 
 
 def read_time(obj: JsonObject, field: str, what: str) -> int | None:
-    return iso_to_ms(optional_str(obj, field, what))
+    value = obj.get(field)
+    if value is None:
+        return None
+    return iso_to_ms(value if isinstance(value, str) else optional_str(obj, field, what))
 
 
 def login_of(obj: JsonObject, field: str) -> str:

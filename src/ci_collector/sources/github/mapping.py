@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ...model import Conclusion, Node, Repo, Run
+from ...times import iso_to_ms
 from .fields import (
     CONCLUSIONS,
     PARTIAL_FINGERPRINT,
@@ -262,19 +263,34 @@ def _job_tags(job: JsonObject, what: str) -> dict[str, str | int]:
 
 
 def _step_node(step: Any, job_what: str) -> Node:
+    """One step. The run's most numerous node (ten a job), so its fields are read once
+    each and checked together; a wrong type is reported as `optional_str` would."""
     if not isinstance(step, Mapping):
         raise MalformedRun(f"{job_what}: a step is {type(step).__name__}, not an object")
-    number = require_int(step, "number", f"{job_what}: a step")
-    what = f"{job_what} step {number}"
-    name = optional_str(step, "name", what) or f"step {number}"
-    raw = optional_str(step, "conclusion", what) or optional_str(step, "status", what)
+    number = step.get("number")
+    if type(number) is not int:
+        number = require_int(step, "number", f"{job_what}: a step")
+    name, raw = step.get("name"), step.get("conclusion")
+    started, completed = step.get("started_at"), step.get("completed_at")
+    for value in (name, raw, started, completed):
+        if value is not None and type(value) is not str:
+            _step_field_types(step, f"{job_what} step {number}")
+    if not raw:
+        raw = optional_str(step, "status", f"{job_what} step {number}")
+    name = name or f"step {number}"
     return Node(
         kind="step",
         name=name,
         id_part=f"steps/{number}",
         key_part=name,
-        started_ms=read_time(step, "started_at", what),
-        finished_ms=read_time(step, "completed_at", what),
+        started_ms=iso_to_ms(started),
+        finished_ms=iso_to_ms(completed),
         conclusion=conclusion_of(raw),
         result=raw,
     )
+
+
+def _step_field_types(step: JsonObject, what: str) -> None:
+    """Raise `MalformedRun` naming the first step field that is not a string."""
+    for field in ("name", "conclusion", "started_at", "completed_at"):
+        optional_str(step, field, what)
