@@ -1,4 +1,4 @@
-"""A command-line run collects garbage less often; a test calling `main` keeps the defaults."""
+"""A command-line run freezes its imported objects; a test calling `main` does not."""
 
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ from tests.conftest import run_cli
 
 @pytest.fixture
 def restored_gc() -> Iterator[None]:
-    thresholds, settings = gc.get_threshold(), dict(gcpolicy._settings)
+    settings = dict(gcpolicy._settings)
     yield
-    gc.set_threshold(*thresholds)
     gcpolicy._settings.update(settings)
     gc.unfreeze()
 
@@ -38,22 +37,24 @@ def test_calling_main_in_process_leaves_the_collector_alone(tmp_path: Path) -> N
     assert gc.get_freeze_count() == frozen
 
 
-def test_a_batch_process_raises_the_thresholds_and_freezes_after_imports(
+def test_a_batch_process_freezes_after_imports_and_keeps_the_thresholds(
     restored_gc: None,
 ) -> None:
+    thresholds = gc.get_threshold()
     gcpolicy.imports_done()
     assert gc.get_freeze_count() == 0  # not a batch process: nothing frozen
     gcpolicy.batch_process()
-    assert gc.get_threshold() == gcpolicy.BATCH_THRESHOLDS
     gcpolicy.imports_done()
     assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == thresholds  # rarer passes let httpx's cycles pile up
 
 
 def test_the_module_entry_point_runs_as_a_batch_process() -> None:
     probe = (
         "import gc, sys; from ci_collector import cli;"
-        "cli.main = lambda: print(gc.get_threshold());"
+        "from ci_collector import gcpolicy;"
+        "cli.main = lambda: (gcpolicy.imports_done(), print(gc.get_freeze_count()));"
         "cli.entry()"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(gcpolicy.BATCH_THRESHOLDS)
+    assert int(out.stdout.strip()) > 0
