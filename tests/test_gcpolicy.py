@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ci_collector import gcpolicy
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 @pytest.fixture
@@ -56,5 +57,8 @@ def test_the_module_entry_point_runs_as_a_batch_process() -> None:
         "cli.main = lambda: (gcpolicy.imports_done(), print(gc.get_freeze_count()));"
         "cli.entry()"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}  # this checkout's code
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
     assert int(out.stdout.strip()) > 0
