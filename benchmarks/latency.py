@@ -2,18 +2,24 @@
 
     python benchmarks/latency.py                       # 100 and 300 ms, 1 repeat
     python benchmarks/latency.py --delay 100 --repeats 3
+    python benchmarks/latency.py --only circleci --collector-src ../wt-before/src --no-bodies
 
 On loopback a request costs ~0.5 ms, so a collector that waits for each answer before
 asking the next question looks fast; at GitHub's real 150-400 ms it is not. For each
 delay this measures, in the same run and against the same servers:
 
-- a backfill (GitHub: N runs x 5 jobs; Jenkins: N Pipeline builds, 1 in 4 parallel) and
-  a GitHub idle poll of 200 repositories under ``--org`` (every page answered 304);
+- a backfill (GitHub: N runs x 5 jobs; Jenkins: N Pipeline builds, 1 in 4 parallel;
+  CircleCI: N pipelines x 2 workflows x 4 jobs) and an idle poll (GitHub: 200 repositories
+  under ``--org``, every page answered 304; Jenkins: the job's one list request; CircleCI:
+  the pipeline pages and every workflow list within the 3-day lookback: all N pipelines);
 - the floor: a bare httpx loop sending exactly the GETs the collector sent, 8 in flight,
   in any order. For GitHub the floor is the slower of that loop and the request count at
   14 requests a second (GitHub's 900 points a minute);
-- requests per run attempt (counted by the servers), and whether the dry-run bodies at the
-  default concurrency are byte-identical to ``CI_COLLECTOR_CONCURRENCY=1``.
+- requests per run attempt / build / pipeline (counted by the servers), and whether the
+  dry-run bodies at the default concurrency are byte-identical to ``CI_COLLECTOR_CONCURRENCY=1``.
+
+``--collector-src DIR`` runs the CLI from another checkout's ``src`` (the "before" figures)
+while the servers, the floor and this harness stay the same.
 
 Times are wall clock on a shared machine: ratios measured in the same run are what to
 compare. Prints a table; ``--json`` writes the figures too.
@@ -31,11 +37,13 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "src"), str(HERE.parent)]
 
 import httpx  # noqa: E402
+from circleci_history import CircleCIShape  # noqa: E402
 from history import GitHubShape, JenkinsShape  # noqa: E402
 from run import (  # noqa: E402
     DAY_MS,
@@ -50,9 +58,19 @@ from run import (  # noqa: E402
     trunk_args,
 )
 
+from ci_collector.times import ms_to_iso  # noqa: E402
+from tests.servers.circleci import API_PREFIX  # noqa: E402
+from tests.servers.circleci import TOKEN as CIRCLECI_TOKEN  # noqa: E402
+
 GITHUB_RATE = 14.0
 IN_FLIGHT = 8
 ORG = "latorg"
+CIRCLECI_SLUG = "gh/latency/pipelines"
+PLATFORMS = ("github", "jenkins", "circleci")
+COLLECTOR_SRC: Path | None = None
+"""Where the CLI's ``ci_collector`` comes from (``--collector-src``); None: this checkout."""
+CHECK_BODIES = True
+"""False (``--no-bodies``): skip the concurrency-8-vs-1 comparison (a sequential collector)."""
 
 
 @dataclass
@@ -98,15 +116,21 @@ def _bare(base: str, paths: list[str]) -> float:
     return asyncio.run(go())
 
 
-def env_with(concurrency: int | None) -> dict[str, str]:
+def env_with(concurrency: int | None = None) -> dict[str, str]:
+    """The CLI's environment: clean, the CircleCI stand-in's token, the chosen ``src``."""
     env = clean_env()
+    env["CIRCLECI_TOKEN"] = CIRCLECI_TOKEN
+    if COLLECTOR_SRC is not None:
+        env["PYTHONPATH"] = str(COLLECTOR_SRC)
     if concurrency is not None:
         env["CI_COLLECTOR_CONCURRENCY"] = str(concurrency)
     return env
 
 
-def identical_bodies(args: list[str], work: Path, name: str) -> bool:
+def identical_bodies(args: list[str], work: Path, name: str) -> bool | None:
     """Dry-run bodies at the default concurrency == at concurrency 1, byte for byte."""
+    if not CHECK_BODIES:
+        return None
     outputs = []
     for concurrency in (1, None):
         out = work / f"{name}-{concurrency}.jsonl"
@@ -120,7 +144,7 @@ def github_backfill(srv: Servers, shape: GitHubShape, delay: int, repeats: int, 
     for attempt in range(repeats):
         srv.reset(srv.github, srv.trunk)
         args = github_cli(srv, shape, *trunk_args(srv, work, f"ghl{delay}-{attempt}"))
-        took.append(run_child(args).seconds)
+        took.append(run_child(args, env=env_with()).seconds)
         counts, paths = srv.counts(srv.github), srv.paths(srv.github)
         floors.append(max(bare_loop(srv.github, paths), len(paths) / GITHUB_RATE))
     same = identical_bodies(github_cli(srv, shape), work, f"gh{delay}")
@@ -134,11 +158,11 @@ def github_org_poll(srv: Servers, repos: int, delay: int, repeats: int, work: Pa
     args = cli(
         "github", "--org", ORG, "--github-api-url", srv.github, "-q", *trunk_args(srv, work, "org")
     )
-    run_child(args)  # the first poll delivers; the timed ones find nothing new
+    run_child(args, env=env_with())  # the first poll delivers; the timed ones find nothing new
     took, floors, total = [], [], 0
     for _ in range(repeats):
         srv.reset(srv.github)
-        took.append(run_child(args).seconds)
+        took.append(run_child(args, env=env_with()).seconds)
         paths = srv.paths(srv.github)
         total = len(paths)
         floors.append(max(bare_loop(srv.github, paths), total / GITHUB_RATE))
@@ -152,7 +176,8 @@ def jenkins_backfill(
     took, floors, counts = [], [], {}
     for attempt in range(repeats):
         srv.reset(srv.jenkins, srv.trunk)
-        took.append(run_child([*base, *trunk_args(srv, work, f"jl{delay}-{attempt}")]).seconds)
+        done = run_child([*base, *trunk_args(srv, work, f"jl{delay}-{attempt}")], env=env_with())
+        took.append(done.seconds)
         counts, paths = srv.counts(srv.jenkins), srv.paths(srv.jenkins)
         floors.append(bare_loop(srv.jenkins, paths))
     same = identical_bodies(base, work, f"jk{delay}")
@@ -171,18 +196,77 @@ def jenkins_backfill(
 def jenkins_poll(srv: Servers, shape: JenkinsShape, delay: int, repeats: int, work: Path) -> Row:
     args = cli("jenkins", "--url", srv.jenkins, "--job", shape.job, "-q")
     args += trunk_args(srv, work, f"jp{delay}")
-    run_child(args)
+    run_child(args, env=env_with())
     took, floors, total = [], [], 0
     for _ in range(repeats):
         srv.reset(srv.jenkins)
-        took.append(run_child(args).seconds)
+        took.append(run_child(args, env=env_with()).seconds)
         paths = srv.paths(srv.jenkins)
         total = len(paths)
         floors.append(bare_loop(srv.jenkins, paths))
     return Row(delay, "Jenkins idle poll, 1 job", took, floors, total, None, None)
 
 
-def measure(delay: int, runs: int, repos: int, repeats: int) -> list[Row]:
+def circleci_args(srv: Servers, *extra: str) -> list[str]:
+    api = srv.circleci + API_PREFIX
+    return cli("circleci", "--project-slug", CIRCLECI_SLUG, "--circleci-api-url", api, *extra)
+
+
+def circleci_backfill(
+    srv: Servers, shape: CircleCIShape, delay: int, repeats: int, work: Path
+) -> Row:
+    """Every pipeline since the history's start: pages, then per pipeline its workflow
+    list, then per workflow its job list (no job details: every job has its times)."""
+    since = shape.start_ms - shape.start_ms % 60_000
+    base = circleci_args(srv, "--since", ms_to_iso(since), "-q")
+    took, floors, counts = [], [], {}
+    for attempt in range(repeats):
+        srv.reset(srv.circleci, srv.trunk)
+        done = run_child([*base, *trunk_args(srv, work, f"cl{delay}-{attempt}")], env=env_with())
+        took.append(done.seconds)
+        counts, paths = srv.counts(srv.circleci), srv.paths(srv.circleci)
+        events = srv.received().get("events")
+        if events != shape.runs * (1 + shape.jobs):
+            raise RuntimeError(f"CircleCI backfill delivered {events} events: {counts}")
+        floors.append(bare_loop(srv.circleci, paths))
+    same = identical_bodies(base, work, f"cc{delay}")
+    total = sum(counts.values())
+    what = (
+        f"CircleCI backfill, {shape.pipelines} pipelines x {shape.workflows} workflows "
+        f"x {shape.jobs} jobs"
+    )
+    return Row(delay, what, took, floors, total, total / shape.pipelines, same)
+
+
+def circleci_poll(srv: Servers, shape: CircleCIShape, delay: int, repeats: int, work: Path) -> Row:
+    """Nothing new, yet every pipeline within the cursor's 3-day lookback has its workflow
+    list read again (CircleCI has no ETags, and a re-run adds a workflow to an old one)."""
+    args = circleci_args(srv, "-q", *trunk_args(srv, work, f"cp{delay}"))
+    run_child(args, env=env_with())  # the first poll (7 days back) delivers everything
+    took, floors, total = [], [], 0
+    for _ in range(repeats):
+        srv.reset(srv.circleci, srv.trunk)
+        took.append(run_child(args, env=env_with()).seconds)
+        if srv.received().get("events"):
+            raise RuntimeError("the CircleCI idle poll sent events: it was not idle")
+        paths = srv.paths(srv.circleci)
+        total = len(paths)
+        floors.append(bare_loop(srv.circleci, paths))
+    what = f"CircleCI idle poll, 1 project ({shape.pipelines} pipelines in the lookback)"
+    return Row(delay, what, took, floors, total, total / shape.pipelines, None)
+
+
+def circleci_shape(pipelines: int, now: datetime) -> CircleCIShape:
+    """Pipelines up to an hour ago, all within 2 days: a first poll (7 days) finds them
+    all, and an idle poll's 3-day lookback re-lists them all."""
+    spacing = min(20 * 60_000, 2 * DAY_MS // pipelines)
+    end = int((now - timedelta(hours=1)).timestamp() * 1000)
+    return CircleCIShape(CIRCLECI_SLUG, pipelines, 2, 4, end - pipelines * spacing, spacing)
+
+
+def measure(
+    delay: int, runs: int, repos: int, repeats: int, only: tuple[str, ...] = PLATFORMS
+) -> list[Row]:
     now = datetime.now(timezone.utc)
     start = int((now - timedelta(days=30)).timestamp() * 1000)
     backfill = GitHubShape("latency", "backfill", runs, 5, 10, start - start % DAY_MS, 5 * 60_000)
@@ -192,25 +276,33 @@ def measure(delay: int, runs: int, repos: int, repeats: int) -> list[Row]:
         for n in range(repos)
     ]
     job = JenkinsShape("latency/pipeline", runs, 8, JENKINS_START_MS, parallel_every=4)
-    spec = {
-        "delay_ms": delay,
-        "github": [asdict(s) for s in [backfill, *org]],
-        "jenkins": [asdict(job)],
-    }
+    circle = circleci_shape(runs, now)
+    spec: dict[str, Any] = {"delay_ms": delay}
+    if "github" in only:
+        spec["github"] = [asdict(s) for s in [backfill, *org]]
+    if "jenkins" in only:
+        spec["jenkins"] = [asdict(job)]
+    if "circleci" in only:
+        spec["circleci"] = [asdict(circle)]
+    rows: list[Row] = []
     with servers(spec) as srv, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        return [
-            github_backfill(srv, backfill, delay, repeats, work),
-            github_org_poll(srv, repos, delay, repeats, work),
-            jenkins_backfill(srv, job, delay, repeats, work),
-            jenkins_poll(srv, job, delay, repeats, work),
-        ]
+        if "github" in only:
+            rows.append(github_backfill(srv, backfill, delay, repeats, work))
+            rows.append(github_org_poll(srv, repos, delay, repeats, work))
+        if "jenkins" in only:
+            rows.append(jenkins_backfill(srv, job, delay, repeats, work))
+            rows.append(jenkins_poll(srv, job, delay, repeats, work))
+        if "circleci" in only:
+            rows.append(circleci_backfill(srv, circle, delay, repeats, work))
+            rows.append(circleci_poll(srv, circle, delay, repeats, work))
+    return rows
 
 
 def show(rows: list[Row]) -> None:
     print(
         "| delay | what | collector s (min / median) | floor s (min) | ratio | requests "
-        "| per run | bodies identical |"
+        "| per run / build / pipeline | bodies identical |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
@@ -223,21 +315,42 @@ def show(rows: list[Row]) -> None:
         )
 
 
+def collector_origin() -> str:
+    """Which ``ci_collector`` the CLI runs (``--collector-src`` must really take effect)."""
+    probe = "import ci_collector, sys; sys.stdout.write(ci_collector.__file__)"
+    return run_child([sys.executable, "-c", probe], env=env_with()).stdout
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--delay", type=int, action="append", help="ms (repeatable)")
-    parser.add_argument("--runs", type=int, default=120, help="runs / builds to backfill")
+    parser.add_argument(
+        "--runs", type=int, default=120, help="runs / builds / pipelines to backfill"
+    )
     parser.add_argument("--repos", type=int, default=200, help="repositories under --org")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--only", action="append", choices=PLATFORMS, help="these platforms (repeatable)"
+    )
+    parser.add_argument(
+        "--collector-src", type=Path, help="run the CLI from this src (e.g. an older checkout)"
+    )
+    parser.add_argument(
+        "--no-bodies", action="store_true", help="skip the concurrency 8 vs 1 body comparison"
+    )
     parser.add_argument("--bare", nargs=2, metavar=("BASE", "PATHS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
         _bare(args.bare[0], Path(args.bare[1]).read_text().split())
         return 0
+    global COLLECTOR_SRC, CHECK_BODIES
+    COLLECTOR_SRC = args.collector_src.resolve() if args.collector_src else None
+    CHECK_BODIES = not args.no_bodies
+    print(f"collector: {collector_origin()}", flush=True)
     rows: list[Row] = []
     for delay in args.delay or [100, 300]:
-        rows += measure(delay, args.runs, args.repos, args.repeats)
+        rows += measure(delay, args.runs, args.repos, args.repeats, tuple(args.only or PLATFORMS))
     show(rows)
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")

@@ -132,6 +132,7 @@ class Servers:
     jenkins: str
     trunk: str
     templates: str
+    circleci: str = ""
 
     def counts(self, base: str) -> dict[str, int]:
         return dict(httpx.get(f"{base}/_bench/counts").json())

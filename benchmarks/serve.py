@@ -1,11 +1,12 @@
-"""The benchmark's servers, in their own process: GitHub, Jenkins and a Trunk receiver.
+"""The benchmark's servers, in their own process: GitHub, Jenkins, CircleCI and a Trunk receiver.
 
-Run by `run.py` (``python benchmarks/serve.py SPEC``); prints one JSON line with the three
+Run by `run.py` (``python benchmarks/serve.py SPEC``); prints one JSON line with the
 base URLs, then serves until its stdin closes. A process of its own, so the servers never
 compete for the interpreter lock with what is being measured.
 
-GitHub and Jenkins are the test suite's servers (`tests/servers/github.py`,
-`tests/servers/jenkins.py`: same routes, paging, ``tree=`` filtering, ETags) behind a
+GitHub, Jenkins and CircleCI are the test suite's servers (`tests/servers/github.py`,
+`tests/servers/jenkins.py`, `tests/servers/circleci.py`: same routes, paging, ``tree=``
+filtering, ETags, page tokens) behind a
 `Front` that renders each URL once and then serves the stored bytes, answers
 ``If-None-Match`` with 304 and counts requests by kind. Every client sees the same
 pre-rendered bytes, so rendering cost is in no measurement.
@@ -36,6 +37,7 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parent.parent),
 ]
 
+from circleci_history import CircleCIShape, circleci_templates, circleci_world  # noqa: E402
 from fasthttp import serve, server_url  # noqa: E402
 from history import (  # noqa: E402
     GitHubShape,
@@ -47,6 +49,7 @@ from history import (  # noqa: E402
 )
 
 from tests.servers.base import Reply, Request  # noqa: E402
+from tests.servers.circleci import API_PREFIX  # noqa: E402
 from tests.servers.github import CAP, GitHubModel, GitHubServer, _created_range, _paging  # noqa: E402
 from tests.servers.github import _route as github_route  # noqa: E402
 from tests.servers.jenkins import JenkinsStandIn  # noqa: E402
@@ -199,6 +202,19 @@ def jenkins_kind(request: Request) -> str:
     return "other"
 
 
+# ---- CircleCI: the test model, its history built from real items --------------------
+
+
+def circleci_kind(request: Request) -> str:
+    """pipelines, workflows (a pipeline's list), jobs (a workflow's list) or details."""
+    path = urlsplit(request.path).path.removeprefix(API_PREFIX)
+    if path.startswith("/project/"):
+        return "details" if "/job/" in path else "pipelines"
+    if path.startswith("/pipeline/"):
+        return "workflows"
+    return "jobs" if path.startswith("/workflow/") else "other"
+
+
 # ---- Trunk: a light receiver ---------------------------------------------------------
 
 
@@ -254,10 +270,17 @@ async def _main(spec: dict[str, Any]) -> None:
     jenkins = BenchJenkins()
     github_front = Front(github._handle, github_kind)
     jenkins_front = Front(jenkins.handle, jenkins_kind)
+    circleci_t = circleci_templates()
+    shapes = [CircleCIShape(**shape) for shape in spec.get("circleci", [])]
+    if len(shapes) > 1:
+        raise SystemExit("serve.py: one CircleCI project (the test model serves one slug)")
+    worlds = [circleci_world(circleci_t, shape) for shape in shapes]
+    circleci_front = Front(worlds[0]._handle if worlds else _no_project, circleci_kind)
     delay = int(spec.get("delay_ms", 0))  # the sources answer late; the receiver does not
     servers = {
         "github": await serve(github_front, delay_ms=delay),
         "jenkins": await serve(jenkins_front, delay_ms=delay),
+        "circleci": await serve(circleci_front, delay_ms=delay),
         "trunk": await serve(Receiver()),
     }
     jenkins.public_url = server_url(servers["jenkins"])
@@ -265,7 +288,7 @@ async def _main(spec: dict[str, Any]) -> None:
     for shape in spec.get("jenkins", []):
         add_jenkins_history(jenkins, jenkins_t, JenkinsShape(**shape))
     urls = {name: server_url(server) for name, server in servers.items()}
-    urls["templates"] = f"{templates.origin}; {jenkins_t.origin}"
+    urls["templates"] = f"{templates.origin}; {jenkins_t.origin}; {circleci_t.origin}"
     print(json.dumps(urls), flush=True)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -273,6 +296,10 @@ async def _main(spec: dict[str, Any]) -> None:
         target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(stopped.set)), daemon=True
     ).start()
     await stopped.wait()
+
+
+def _no_project(request: Request) -> Reply:
+    return Reply(404, b'{"message":"Project not found"}')
 
 
 if __name__ == "__main__":

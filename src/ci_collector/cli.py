@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from . import __version__, actions, logs
+from . import __version__, actions, gcpolicy, logs
 from .errors import EXIT_USAGE, CollectorError
 from .secrets import redact
 from .terminal import printable
@@ -79,6 +79,12 @@ def cli(verbose: int, quiet: bool, log_format: str | None) -> None:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def entry() -> None:
+    """The console script and ``python -m ci_collector``: `main`, as a batch process."""
+    gcpolicy.batch_process()
+    main()
 
 
 def main(argv: list[str] | None = None) -> None:

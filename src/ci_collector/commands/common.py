@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import actions, pipeline, secrets
+from .. import actions, gcpolicy, pipeline, secrets
 from ..errors import EXIT_PARTIAL, CollectorError, ComeBackLater, RemoteError, UserError
 from ..pipeline import RunSource, SkipPolicy, Summary
 from ..progress import Progress
@@ -308,6 +308,7 @@ def _collect(
     if config.sends_to_trunk:
         resolve_trunk(config.trunk_url)
         check_dead_letter_path(dead_letter_path(config), default=not config.dead_letter)
+    gcpolicy.imports_done()
     with open_state(config) as state:
         if not config.dry_run:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,9 @@ import click
 from .. import secrets
 from ..errors import UserError
 from ..sinks.base import SinkStats
-from ..sources.github.app import AppCredentials, InstallationAuth, installation_for, integration
+from ..sources.github.app import AppCredentials, InstallationAuth, installations_for, integration
 from ..sources.github.client import DEFAULT_API_URL, GitHubClient
-from ..sources.github.source import GitHubCollector, GitHubQuery, split_repo
+from ..sources.github.source import GitHubCollector, GitHubQuery, in_turn, split_repo
 from ..transport import http_url
 from .common import DeliveryConfig, collect, delivery_options
 from .concurrency import concurrency_option
@@ -129,7 +130,25 @@ def github(**options: Any) -> int:
         accepted["events"] = stats.events_sent
 
     api_url = _api_url(options["github_api_url"])
-    auth = _app_auth(options, query, api_url, config)
+    clients: list[GitHubClient] = []
+    collectors: list[GitHubCollector] = []
+    try:
+        for part, auth in _by_installation(options, query, api_url, config):
+            clients.append(_client(options, config, api_url, auth))
+            collectors.append(
+                GitHubCollector(clients[-1], part, concurrency=options["concurrency"])
+            )
+        return collect(config, in_turn(collectors), on_done=count)
+    finally:
+        for client in clients:
+            client.close()
+        if github_output:
+            _write_output(github_output, accepted["events"])
+
+
+def _client(
+    options: dict[str, Any], config: DeliveryConfig, api_url: str, auth: InstallationAuth | None
+) -> GitHubClient:
     client = GitHubClient(
         api_url,
         None if auth else options["github_token"] or None,
@@ -142,13 +161,7 @@ def github(**options: Any) -> int:
         max_body_mb=config.max_body,
     )
     client.ledger.min_remaining = options["min_remaining"]
-    collector = GitHubCollector(client, query, concurrency=options["concurrency"])
-    try:
-        return collect(config, collector, on_done=count)
-    finally:
-        client.close()
-        if github_output:
-            _write_output(github_output, accepted["events"])
+    return client
 
 
 def _write_output(path: str, events: int) -> None:
@@ -160,20 +173,27 @@ def _write_output(path: str, events: int) -> None:
         raise write_failed("--github-output", path, exc) from None
 
 
-def _app_auth(
+def _by_installation(
     options: dict[str, Any], query: GitHubQuery, api_url: str, config: DeliveryConfig
-) -> InstallationAuth | None:
-    """A GitHub App's installation token (it wins over GITHUB_TOKEN), if one is configured."""
+) -> list[tuple[GitHubQuery, InstallationAuth | None]]:
+    """What each GitHub App installation covers, with its token (it wins over
+    GITHUB_TOKEN); without an app, the whole query with the token."""
     credentials = AppCredentials.from_options(
         options["github_app_id"],
         options["github_app_private_key_file"],
         os.environ.get("GITHUB_APP_PRIVATE_KEY"),
     )
     if credentials is None:
-        return None
+        return [(query, None)]
     app = integration(credentials, api_url, timeout=config.timeout, verify=not config.insecure)
     repos = [split_repo(repo) for repo in query.repos]
-    return InstallationAuth(app, installation_for(app, repos, query.orgs))
+    return [
+        (
+            replace(query, repos=tuple(covered.repos), orgs=tuple(covered.orgs)),
+            InstallationAuth(app, installation),
+        )
+        for installation, covered in installations_for(app, repos, query.orgs).items()
+    ]
 
 
 def _api_url(text: str) -> str:

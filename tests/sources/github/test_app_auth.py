@@ -21,7 +21,7 @@ from ci_collector.pipeline import SkipPolicy
 from ci_collector.sources.github.app import (
     AppCredentials,
     InstallationAuth,
-    installation_for,
+    installations_for,
     integration,
 )
 from ci_collector.sources.github.client import GitHubClient
@@ -87,9 +87,8 @@ def collect_in_process(world: World, key: str, *, ttl: float, step: float) -> li
 
     world.server.server.intercept = ticking
     app = integration(AppCredentials(str(APP_ID), key), world.server.url, timeout=10, verify=True)
-    auth = InstallationAuth(
-        app, installation_for(app, [(sc.OWNER, sc.NAME)], []), clock=lambda: world.now[0]
-    )
+    [installation] = installations_for(app, [(sc.OWNER, sc.NAME)], [])
+    auth = InstallationAuth(app, installation, clock=lambda: world.now[0])
     client = GitHubClient(world.server.url, auth=auth)
     since = datetime.now(timezone.utc) - timedelta(days=4)
     query = GitHubQuery(repos=(f"{sc.OWNER}/{sc.NAME}",), since=since)
@@ -183,15 +182,36 @@ def test_org_installation_is_found_by_the_organisation(
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["--repo", f"{sc.OWNER}/{sc.NAME}", "--repo", "elsewhere/tool"],
+        ["--repo", "elsewhere/tool", "--repo", f"{sc.OWNER}/{sc.NAME}"],
+        ["--org", "elsewhere", "--repo", f"{sc.OWNER}/{sc.NAME}"],
+    ],
+)
+def test_each_installation_is_collected_with_its_own_token(
+    world: World, app_key: rsa.RSAPrivateKey, tmp_path: Path, args: list[str]
+) -> None:
+    done = cli(
+        world,
+        tmp_path,
+        *args,
+        GITHUB_APP_ID=str(APP_ID),
+        GITHUB_APP_PRIVATE_KEY=private_pem(app_key),
+    )
+    assert done.returncode == 0, done.stderr
+    assert world.app.rejected == []  # the stand-in refuses a token of another installation
+    assert world.app.counts["access_token"] == 2
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    owners = {json.loads(line)["repo"]["owner"] for line in lines}
+    assert owners == {sc.OWNER, "elsewhere"}
+
+
+@pytest.mark.parametrize(
     ("args", "env_key", "expected"),
     [
         (["--repo", "nobody/here"], "right", "not installed for --repo nobody/here"),
         (["--repo", f"{sc.OWNER}/{sc.NAME}"], "wrong", "rejected the GitHub App"),
-        (
-            ["--repo", f"{sc.OWNER}/{sc.NAME}", "--repo", "elsewhere/tool"],
-            "right",
-            "different installations",
-        ),
         (["--repo", f"{sc.OWNER}/{sc.NAME}"], "garbage", "not a PEM private key"),
     ],
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timezone
 from functools import partial
 from pathlib import Path
@@ -129,22 +129,31 @@ def integration(
     )
 
 
-def installation_for(
+@dataclass(slots=True)
+class Covered:
+    """What one installation of the app covers among what the command line named."""
+
+    repos: list[str] = field(default_factory=list)
+    orgs: list[str] = field(default_factory=list)
+
+
+def installations_for(
     app: GithubIntegration, repos: Iterable[tuple[str, str]], orgs: Iterable[str]
-) -> int:
-    """The one installation covering every repository and organisation named."""
-    found: dict[int, str] = {}
+) -> dict[int, Covered]:
+    """The installation of each repository and organisation named, grouped by installation.
+
+    An app installed on several accounts has one installation (and one token, with its own
+    rate limit) per account: each group is collected with its own token.
+    """
+    found: dict[int, Covered] = {}
     for org in orgs:
-        found.setdefault(_call(partial(app.get_org_installation, org), f"--org {org}").id, org)
+        installation = _call(partial(app.get_org_installation, org), f"--org {org}").id
+        found.setdefault(installation, Covered()).orgs.append(org)
     for owner, name in repos:
         what = f"--repo {owner}/{name}"
-        found.setdefault(_call(partial(app.get_repo_installation, owner, name), what).id, what)
-    if len(found) != 1:
-        raise UserError(
-            "these are covered by different installations of the GitHub App "
-            f"({', '.join(found.values())}); collect each installation in its own run"
-        )
-    return next(iter(found))
+        installation = _call(partial(app.get_repo_installation, owner, name), what).id
+        found.setdefault(installation, Covered()).repos.append(f"{owner}/{name}")
+    return found
 
 
 def _call(request: Callable[[], T], what: str) -> T:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from ...errors import UserError
 from ...ledger import Checkpoint
 from ...model import Repo, Run
-from ...pipeline import Item, SkipPolicy
+from ...pipeline import Item, RunSource, SkipPolicy
 from ...prefetch import OrderedPrefetch
 from ...state import State
 from ..paging import listed_items, numbered_pages
@@ -227,6 +227,19 @@ class GitHubCollector:
             repo = base.removeprefix("/repos/").removesuffix("/actions")
             raise self.client.not_found(f"repository {repo}") from None
         raise UserError(f"--workflow {name!r}: no workflow of that name or file")
+
+
+def in_turn(collectors: list[GitHubCollector]) -> RunSource:
+    """Several collectors as one source, each to its end in turn (one per GitHub App
+    installation: each has its own token and rate limit, so none waits for another's)."""
+    if len(collectors) == 1:
+        return collectors[0]
+
+    def source(state: State, skip: SkipPolicy) -> Iterator[Item]:
+        for collector in collectors:
+            yield from collector(state, skip)
+
+    return source
 
 
 def _is_run(item: Item) -> bool:
