@@ -31,6 +31,8 @@ def clean_token(name: str, value: str | None) -> str | None:
     token = value.strip()
     if any(char.isspace() or not char.isprintable() for char in token):
         raise UserError(f"{name} has a space or control character inside; set the token alone")
+    if not token.isascii():  # HTTP headers cannot carry it: every request would crash
+        raise UserError(f"{name} has a character that is not ASCII; tokens are ASCII")
     register(token)
     return token or None
 

@@ -101,6 +101,18 @@ def test_a_token_with_whitespace_inside_is_refused(
     assert trunk.server.requests == []
 
 
+@pytest.mark.parametrize("pasted", ["tok€n-1234", "tökén-1234", "ｔｏｋｅｎ-1234", "トークン"])
+def test_a_token_that_is_not_ascii_is_refused_in_one_line(
+    trunk: TrunkStandIn, tmp_path: Path, pasted: str
+) -> None:
+    result = tiny(tmp_path, env={"TRUNK_API_TOKEN": pasted, "TRUNK_API_URL": trunk.url})
+    assert_one_line(
+        result, 2, "TRUNK_API_TOKEN has a character that is not ASCII; tokens are ASCII"
+    )
+    assert pasted not in result.err
+    assert trunk.server.requests == []
+
+
 # ---- "sent" means Trunk accepted it ---------------------------------------------------
 
 
