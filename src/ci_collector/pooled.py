@@ -22,7 +22,7 @@ from requests import utils as req_utils
 from urllib3 import exceptions as u3_exc
 from urllib3.util import Timeout
 
-from .transport import DeadlinePassed, LimitedAdapter, deadline_scope, late, read_capped
+from .transport import LimitedAdapter, read_capped, total_deadline
 
 _DETECTOR: Any = getattr(requests.compat, "chardet", None)
 """requests' guesser of a body's charset (chardet or charset_normalizer), if installed."""
@@ -77,31 +77,24 @@ class PooledGetter:
         another `requests.RequestException` when no whole answer came."""
         pool = self._connection_pool()
         url = self.origin + target if self._absolute else target
-        with deadline_scope(self.adapter.total_seconds) as deadline:
+        with total_deadline(self.adapter.total_seconds):
             try:
-                try:
-                    raw = pool.urlopen(
-                        "GET",
-                        url,
-                        body=None,
-                        headers=headers,
-                        redirect=False,
-                        assert_same_host=False,
-                        preload_content=False,
-                        decode_content=False,
-                        retries=self.adapter.max_retries,
-                        timeout=self._timeout,
-                        chunked=False,
-                    )
-                except (u3_exc.HTTPError, OSError) as exc:
-                    raise as_requests_error(exc) from exc
-                body = read_capped(raw, self.adapter.max_body)
-            except req_exc.RequestException as exc:
-                if deadline.expired:
-                    raise DeadlinePassed(late(deadline)) from exc
-                raise
-            if deadline.expired:
-                raise DeadlinePassed(late(deadline))
+                raw = pool.urlopen(
+                    "GET",
+                    url,
+                    body=None,
+                    headers=headers,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=False,
+                    decode_content=False,
+                    retries=self.adapter.max_retries,
+                    timeout=self._timeout,
+                    chunked=False,
+                )
+            except (u3_exc.HTTPError, OSError) as exc:
+                raise as_requests_error(exc) from exc
+            body = read_capped(raw, self.adapter.max_body)
         received: dict[str, str] = {}
         for name in raw.headers:  # as requests reads them: repeated names joined by ", "
             received[name.lower()] = raw.headers[name]

@@ -212,18 +212,26 @@ class LimitedAdapter(HTTPAdapter):
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
     ) -> requests.Response:
-        with deadline_scope(self.total_seconds) as deadline:
-            try:
-                response = super().send(request, stream=stream, **kwargs)
-                if not stream:
-                    _read_capped(response, self.max_body)
-            except req_exc.RequestException as exc:
-                if deadline.expired:
-                    raise DeadlinePassed(late(deadline)) from exc
-                raise
-            if deadline.expired:
-                raise DeadlinePassed(late(deadline))
+        with total_deadline(self.total_seconds):
+            response = super().send(request, stream=stream, **kwargs)
+            if not stream:
+                _read_capped(response, self.max_body)
         return response
+
+
+@contextlib.contextmanager
+def total_deadline(seconds: float) -> Iterator[Deadline]:
+    """`deadline_scope` for one requests-style request: once the deadline has passed, its
+    failure (a connection cut by the watchdog) or late success is `DeadlinePassed`."""
+    with deadline_scope(seconds) as deadline:
+        try:
+            yield deadline
+        except req_exc.RequestException as exc:
+            if deadline.expired:
+                raise DeadlinePassed(late(deadline)) from exc
+            raise
+        if deadline.expired:
+            raise DeadlinePassed(late(deadline))
 
 
 def late(deadline: Deadline) -> str:
