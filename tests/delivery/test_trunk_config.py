@@ -87,28 +87,31 @@ def test_a_token_with_surrounding_whitespace_is_used_stripped(
     assert {r.headers["x-api-token"] for r in trunk.server.requests} == {TOKEN}
 
 
+SPACE = "TRUNK_API_TOKEN has a space or control character inside; set the token alone"
+NOT_ASCII = "TRUNK_API_TOKEN has a character that is not ASCII; tokens are ASCII"
+
+
 @pytest.mark.parametrize(
-    "pasted",
-    ["trunk token 42", "abc\ndef-token", "tok\ten-1234", "tok\x7fen-1234", "tok\x1b[31men"],
+    ("pasted", "message"),
+    [
+        *((text, SPACE) for text in ("trunk token 42", "abc\ndef-token", "tok\ten-1234")),
+        *((text, SPACE) for text in ("tok\x7fen-1234", "tok\x1b[31men", "token\u200b-1234")),
+        *(
+            (text, NOT_ASCII)
+            for text in (
+                "tok€n-1234",
+                "tökén-1234",
+                "\uff54\uff4f\uff4b\uff45\uff4e-1234",
+                "トークン",
+            )
+        ),
+    ],
 )
-def test_a_token_with_whitespace_inside_is_refused(
-    trunk: TrunkStandIn, tmp_path: Path, pasted: str
+def test_a_token_that_cannot_be_a_header_is_refused_in_one_line(
+    trunk: TrunkStandIn, tmp_path: Path, pasted: str, message: str
 ) -> None:
     result = tiny(tmp_path, env={"TRUNK_API_TOKEN": pasted, "TRUNK_API_URL": trunk.url})
-    assert_one_line(
-        result, 2, "TRUNK_API_TOKEN has a space or control character inside; set the token alone"
-    )
-    assert trunk.server.requests == []
-
-
-@pytest.mark.parametrize("pasted", ["tok€n-1234", "tökén-1234", "ｔｏｋｅｎ-1234", "トークン"])
-def test_a_token_that_is_not_ascii_is_refused_in_one_line(
-    trunk: TrunkStandIn, tmp_path: Path, pasted: str
-) -> None:
-    result = tiny(tmp_path, env={"TRUNK_API_TOKEN": pasted, "TRUNK_API_URL": trunk.url})
-    assert_one_line(
-        result, 2, "TRUNK_API_TOKEN has a character that is not ASCII; tokens are ASCII"
-    )
+    assert_one_line(result, 2, message)
     assert pasted not in result.err
     assert trunk.server.requests == []
 
