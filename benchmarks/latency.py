@@ -119,6 +119,9 @@ def _bare(base: str, paths: list[str]) -> float:
 def env_with(concurrency: int | None = None) -> dict[str, str]:
     """The CLI's environment: clean, the CircleCI stand-in's token, the chosen ``src``."""
     env = clean_env()
+    # run.py's figures are unpaced (they measure the client's work); here the real default
+    # is measured: GitHub paced at 14 requests a second, as the floor assumes.
+    env.pop("CI_COLLECTOR_GITHUB_MAX_RATE", None)
     env["CIRCLECI_TOKEN"] = CIRCLECI_TOKEN
     if COLLECTOR_SRC is not None:
         env["PYTHONPATH"] = str(COLLECTOR_SRC)
