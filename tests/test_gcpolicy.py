@@ -31,7 +31,7 @@ def test_calling_main_in_process_leaves_the_collector_alone(tmp_path: Path) -> N
         "acme/widgets",
         "--output",
         str(tmp_path / "o.jsonl"),
-        env={"GITHUB_API_URL": "http://127.0.0.1:9"},
+        env={"GITHUB_API_URL": "http://127.0.0.1:9", "CI_COLLECTOR_RETRY_BASE": "0.001"},
     )
     assert result.returncode != 0  # nothing listens there; the run still got to collect()
     assert gc.get_threshold() == thresholds

@@ -223,6 +223,7 @@ def test_github_trusts_the_ca_bundle_requests_reads_from_the_environment(
 ) -> None:
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CI_COLLECTOR_RETRY_BASE", "0.001")  # the refused handshake's retries
     server = LoopbackServer(lambda request: Reply(200, b'{"ok": true}'))
     url = serve_tls(server, tls)
     with server:

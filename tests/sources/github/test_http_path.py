@@ -272,6 +272,7 @@ def test_no_proxy_is_honoured(no_proxies: pytest.MonkeyPatch, bypass: str) -> No
     with LoopbackServer(lambda request: Reply(200, b"{}")) as proxy:
         no_proxies.setenv("HTTP_PROXY", proxy.url)
         no_proxies.setenv("NO_PROXY", bypass)
+        no_proxies.setenv("CI_COLLECTOR_RETRY_BASE", "0.001")  # refused connections: no waits
         client = GitHubClient("http://api.github.invalid:8080", TOKEN, timeout=2)
         with pytest.raises(
             RemoteError, match=r"cannot reach GitHub at http://api\.github\.invalid"
