@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 import click
 
-from ci_collector import secrets
+from ci_collector import retry, secrets
 
 SERVER_THREADS = ("process_request_thread", "serve_forever")
 """Threads of the stand-in servers: what they print belongs to the test, not to the CLI."""
@@ -116,6 +116,17 @@ def _fresh_secrets() -> Iterator[None]:
 
 
 @contextmanager
+def _no_invocation_deadline() -> Iterator[None]:
+    """A ``--deadline`` is the invocation's (a process-wide bound): it must end with it, or
+    the next test's clients, in this process, would find it long passed."""
+    retry.set_invocation_deadline(None)
+    try:
+        yield
+    finally:
+        retry.set_invocation_deadline(None)
+
+
+@contextmanager
 def _default_warnings(stderr: TextIO) -> Iterator[None]:
     """The filters of `python -m` without -W, shown on the CLI's stderr."""
 
@@ -170,6 +181,7 @@ def run_main(
         _environment(environ, cwd),
         _fresh_logging(),
         _fresh_secrets(),
+        _no_invocation_deadline(),
         _default_sigterm(),
         _default_warnings(stderr),  # type: ignore[arg-type]
     ):

@@ -8,13 +8,14 @@ away must not survive a call: environment, logging set-up, registered secrets.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from pathlib import Path
 
 import pytest
 
-from ci_collector import __version__, secrets
+from ci_collector import __version__, retry, secrets
 from ci_collector.state import State
 from tests.conftest import run_cli, run_cli_subprocess
 
@@ -81,6 +82,24 @@ def test_a_call_leaves_logging_secrets_and_cwd_as_it_found_them(tmp_path: Path) 
     assert (root.handlers, root.level, os.getcwd()) == (handlers, level, cwd)
     assert token not in secrets._SECRETS
     assert logging.getLogger("ci_collector").level == logging.NOTSET
+
+
+def test_a_deadline_ends_with_its_call(tmp_path: Path) -> None:
+    """``--deadline`` bounds one invocation; the next test's clients must not inherit it."""
+    result = run_cli(
+        "github",
+        "--repo",
+        "a/b",
+        "--deadline",
+        "30",
+        "--github-api-url",
+        "http://127.0.0.1:9/",
+        "--output",
+        str(tmp_path / "out.jsonl"),
+        env={"CI_COLLECTOR_RETRY_BASE": "0.001"},
+    )
+    assert result.returncode != 0  # nothing listens there; the deadline was set all the same
+    assert retry.invocation_remaining() == math.inf
 
 
 def test_from_another_thread_it_is_the_real_process() -> None:
