@@ -4,14 +4,16 @@ Trunk stand-in, dry runs, exit codes, the Action output, and secrets."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.servers.github import GitHubServer, running_github
 from tests.servers.trunk import TOKEN, TrunkStandIn
 from tests.sources.github import scenarios as sc
@@ -133,3 +135,36 @@ def test_a_poll_cut_short_by_the_rate_limit_says_what_got_through(
     assert delivered >= 1
     assert f"of {delivered} runs" in result.stderr  # the summary line, before the error
     assert result.stderr.splitlines()[-1].startswith("ci-collector: error: ")
+
+
+@pytest.mark.parametrize("token", [GITHUB_TOKEN, None])
+def test_a_token_run_does_not_import_pygithub(
+    github: GitHubServer, tmp_path: Path, token: str | None
+) -> None:
+    """PyGithub (0.17 s of CPU to import) is for GitHub Apps only; a token or anonymous
+    run writes its own header and still delivers."""
+    probe = (
+        "import atexit, runpy, sys;"
+        "atexit.register(lambda: print(sorted(m for m in sys.modules"
+        " if m == 'github' or m.startswith('github.')), file=sys.stderr));"
+        "sys.argv = ['ci-collector', *sys.argv[1:]];"
+        "runpy.run_module('ci_collector', run_name='__main__')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "GITHUB_API_URL": github.url}
+    env.pop("GITHUB_TOKEN", None)
+    if token:
+        env["GITHUB_TOKEN"] = token
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "github", "--repo", REPO, "--output", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"  # no github.* module was loaded
+    assert out.read_text().count('"events"') > 0
+    if token:
+        sent = [{k.lower(): v for k, v in r.headers.items()} for r in github.requests]
+        assert sent and all(h.get("authorization") == f"token {token}" for h in sent)

@@ -1,4 +1,4 @@
-"""GET JSON from the GitHub REST API, authenticated by PyGithub, politely.
+"""GET JSON from the GitHub REST API, authenticated as PyGithub does it, politely.
 
 PyGithub objects are skipped on purpose: parsed run pages cost far more than their JSON,
 and every lazy attribute risks another request; GETs go out as its requester sent them
@@ -10,14 +10,12 @@ enough to sit out, `ComeBackLater` for the others, and a count of the budget spe
 from __future__ import annotations
 
 import logging
-import math
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import requests
-from github import Auth, Github
 
 from ... import __version__, jsonio, secrets
 from ...errors import CollectorError, ComeBackLater, RemoteError, UserError
@@ -27,7 +25,7 @@ from ...times import ms_to_iso
 from ...transport import DEFAULT_MAX_BODY_MB, BodyTooLarge, DeadlinePassed
 from ...unreachable import never_connected, untrusted_certificate, untrusted_message
 from .budget import Budget, Ledger
-from .session import GitHubSession, RedirectLoop, RedirectRefused
+from .session import GitHubSession, HeaderAuth, RedirectLoop, RedirectRefused, TokenAuth
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +74,7 @@ class GitHubClient:
         retry_seconds: float = 300.0,
         max_body_mb: float = DEFAULT_MAX_BODY_MB,
         max_rate: float | None = None,
-        auth: Auth.Auth | None = None,
+        auth: HeaderAuth | None = None,
     ) -> None:
         secrets.register(token)
         self.api_url = api_url.rstrip("/")
@@ -102,26 +100,10 @@ class GitHubClient:
             budget=retry_seconds,
         )
         max_body = int(max_body_mb * 1_048_576)
-        github_auth = auth or (Auth.Token(token) if token else None)
-        user_agent = f"ci-collector/{__version__}"
-        # Made for `github_auth`'s sake (an auth that needs a requester gets this one);
-        # lazy, so it sends nothing itself.
-        self._github = Github(
-            auth=github_auth,
-            base_url=self.api_url,
-            timeout=max(1, math.ceil(timeout)),
-            user_agent=user_agent,
-            per_page=100,
-            verify=verify,
-            retry=transient,
-            seconds_between_requests=0,
-            seconds_between_writes=0,
-            lazy=True,
-        )
         self._session = GitHubSession(
             self.api_url,
-            github_auth,
-            user_agent=user_agent,
+            auth or (TokenAuth(token) if token else None),
+            user_agent=f"ci-collector/{__version__}",
             timeout=timeout,
             max_body=max_body,
             verify=verify,
@@ -133,7 +115,6 @@ class GitHubClient:
 
     def close(self) -> None:
         self._session.close()
-        self._github.close()
 
     # ---- public --------------------------------------------------------------------
 
