@@ -1,13 +1,13 @@
 """GitHub GETs as PyGithub's requester sends them, without its requests session.
 
 PyGithub's requester wraps every GET in a requests session call, which costs more CPU
-than sending it; a backfill makes thousands. PyGithub stays the authority on who we
-are: its `Auth` object (a token, or the installation token `app.InstallationAuth`
-renews) writes each request's Authorization header. The rest of what the requester
-does around a GET is kept here, rule for rule: the URL (API path prefix, sorted query,
-lower-case booleans, re-quoted by requests' rules), its User-Agent over requests'
-default headers, a 202 ("still computing") asked again after PyGithub's wait, and a
-301 followed only to another path of the same scheme and host. `pooled.PooledGetter`
+than sending it; a backfill makes thousands. Who we are is written into each request by
+a `HeaderAuth`: `TokenAuth` for a token (the header PyGithub's ``Auth.Token`` writes), or
+a PyGithub `Auth` such as the installation token `app.InstallationAuth` renews. The rest
+of what the requester does around a GET is kept here, rule for rule: the URL (API path
+prefix, sorted query, lower-case booleans, re-quoted by requests' rules), its User-Agent
+over requests' default headers, a 202 ("still computing") asked again after PyGithub's
+wait, and a 301 followed only to another path of the same scheme and host. `pooled.PooledGetter`
 sends it (retries, deadline, body cap).
 """
 
@@ -31,9 +31,9 @@ _REQUESTS_LOG = logging.getLogger("github.Requester")
 """PyGithub's request log, which ``-vv`` shows: the lines it wrote are still written."""
 
 MAX_HOPS = 30
+"""301s (or 202s) in a row before giving up; PyGithub gave up at its recursion limit."""
 PROCESSING_202_WAIT_SECONDS = 2
 """PyGithub's wait before asking again after a 202 ("still computing")."""
-"""301s (or 202s) in a row before giving up; PyGithub gave up at its recursion limit."""
 
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~-]*")
 _PLAIN_QUERY = re.compile(r"(?:[A-Za-z0-9/._~+=&-]|%[0-9A-Fa-f]{2})*")
