@@ -8,7 +8,6 @@ file must pass the same checks Trunk makes.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +40,7 @@ from tests.servers.github_bodies import API
 from tests.sources.circleci import test_cassettes as circleci_tapes
 from tests.sources.circleci.test_conformance import devlake, project_for
 from tests.sources.github import scenarios as github_scenarios
-from tests.sources.github.test_fixtures_conformance import _kind, _load, _stand_in_run
+from tests.sources.github.test_fixtures_conformance import _kind, _load, recorded_job_runs
 from tests.sources.jenkins.test_cassettes import replay as jenkins_replay
 from tests.sources.jenkins.test_conformance import BUILD_FILES, DESCRIBE_FILES, RUNS_FILES
 
@@ -88,17 +87,7 @@ def github_runs_of(path: Path) -> Iterable[Run]:
             if is_finished(run):
                 yield github_run(FIXTURE_REPO, run, [], source="github:fixtures")
     elif kind in ("job_list", "job", "job_items"):
-        if kind == "job_list":
-            jobs = body["jobs"]
-        elif kind == "job":
-            jobs = [body]
-        else:
-            jobs = [item["data"] for item in body]
-        by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for job in jobs:
-            by_run[job["run_id"]].append(job)
-        for run_jobs in by_run.values():
-            stand_in = _stand_in_run(run_jobs)
+        for stand_in, run_jobs in recorded_job_runs(kind, body):
             yield github_run(FIXTURE_REPO, stand_in, run_jobs, source="github:fixtures")
 
 

@@ -67,6 +67,20 @@ def _check(run: dict[str, Any], jobs: list[dict[str, Any]]) -> int:
     return len(events)
 
 
+def recorded_job_runs(kind: str, body: Any) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """A recording of jobs (a list page, one job, or items) as (stand-in run, its jobs) pairs."""
+    if kind == "job_list":
+        jobs = body["jobs"]
+    elif kind == "job":
+        jobs = [body]
+    else:
+        jobs = [item["data"] for item in body]
+    by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for job in jobs:
+        by_run[job["run_id"]].append(job)
+    return [(_stand_in_run(run_jobs), run_jobs) for run_jobs in by_run.values()]
+
+
 def _stand_in_run(jobs: list[dict[str, Any]]) -> dict[str, Any]:
     """A finished run around recorded jobs, from the jobs' own fields."""
     first = jobs[0]
@@ -109,17 +123,8 @@ def test_recording_maps(name: str) -> None:
             if is_finished(run):
                 _check(run, [])
     else:
-        if kind == "job_list":
-            jobs = body["jobs"]
-        elif kind == "job":
-            jobs = [body]
-        else:
-            jobs = [item["data"] for item in body]
-        by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for job in jobs:
-            by_run[job["run_id"]].append(job)
-        for run_jobs in by_run.values():
-            assert _check(_stand_in_run(run_jobs), run_jobs) > 1
+        for run, run_jobs in recorded_job_runs(kind, body):
+            assert _check(run, run_jobs) > 1
 
 
 def test_recorded_pair_keeps_real_values() -> None:
