@@ -35,6 +35,16 @@ def poll(jenkins: JenkinsStandIn, trunk: TrunkStandIn, state: Path, *extra: str)
     return done.stderr
 
 
+def poll_with_new_settings(
+    jenkins: JenkinsStandIn, trunk: TrunkStandIn, state: Path, repo_map: Path, fix: str
+) -> str:
+    """Poll after the user fixed the repository of JOB: in the --repo-map file, or --repo."""
+    if fix == "map":
+        repo_map.write_text(f"{JOB} = acme/app\n")
+        return poll(jenkins, trunk, state, "--repo-map", str(repo_map))
+    return poll(jenkins, trunk, state, "--repo", "acme/app")
+
+
 def show(state: Path) -> dict[str, dict[str, Any]]:
     shown = run_cli("state", "show", "--json", "--state", str(state))
     assert shown.returncode == 0, shown.stderr
@@ -145,11 +155,7 @@ def test_a_build_skipped_for_an_unknown_repository_is_retried_when_the_settings_
         [row] = show(state).values()
         assert row["skipped"] == [f"{host}/{JOB}/1"]  # listed, not lost
 
-        if fix == "map":
-            repo_map.write_text(f"{JOB} = acme/app\n")
-            poll(jenkins, trunk, state, "--repo-map", str(repo_map))
-        else:
-            poll(jenkins, trunk, state, "--repo", "acme/app")
+        poll_with_new_settings(jenkins, trunk, state, repo_map, fix)
         assert len(roots(trunk)) == 2  # the new settings retried it
         [row] = show(state).values()
         assert row["skipped"] == []
@@ -185,11 +191,7 @@ def test_builds_of_another_host_are_remembered_as_skipped_and_retried_when_setti
         same = poll(jenkins, trunk, state, "--repo-map", str(repo_map))
         assert "not on github.com" not in same  # not listed again under the same settings
 
-        if fix == "map":
-            repo_map.write_text(f"{JOB} = acme/app\n")
-            poll(jenkins, trunk, state, "--repo-map", str(repo_map))
-        else:
-            poll(jenkins, trunk, state, "--repo", "acme/app")
+        poll_with_new_settings(jenkins, trunk, state, repo_map, fix)
         assert len(roots(trunk)) == 2  # the new settings retried both
         [row] = show(state).values()
         assert row["skipped"] == []
