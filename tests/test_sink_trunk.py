@@ -373,9 +373,11 @@ def test_the_token_never_appears_in_logs_errors_or_files(
     with pytest.raises(TokenRejected) as rejected:
         send(make_sink(trunk, dead_letters, token=TOKEN[::-1]), [make_run(4)])
     messages.append(str(rejected.value))
-    assert any(r.name.startswith(("httpx", "httpcore")) for r in caplog.records), (
-        "HTTP libraries were not logging at DEBUG: the check below would prove nothing"
+    request_lines = [r.getMessage() for r in caplog.records if r.name == "ci_collector.posting"]
+    assert f"POST {trunk.url}{PATH}: HTTP 401 (" in "\n".join(request_lines), (
+        "the per-request log was not written at DEBUG: the check below would prove nothing"
     )
+    assert any(r.name.startswith("urllib3") for r in caplog.records)
     assert any("retry" in r.getMessage() for r in caplog.records)
     for text in (caplog.text, *messages, dead_letters.read_text()):
         assert TOKEN not in text

@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 from .. import __version__
+from ..posting import Answer, Poster, TransportFailure
 from ..retry import RETRYABLE_STATUS, RetryClock, retry_after
 from ..tls import tls_context
 from ..unreachable import untrusted_certificate
@@ -68,24 +67,26 @@ class TrunkSink(BatchingSink):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(batch_events, batch_bytes)
-        self.url = base_url.rstrip("/") + TRACK_EVENTS_PATH
+        self._poster = Poster(
+            base_url.rstrip("/") + TRACK_EVENTS_PATH,
+            timeout=timeout,
+            ssl_context=verify if isinstance(verify, ssl.SSLContext) else tls_context(verify),
+            headers={
+                "x-api-token": token,
+                "x-source": f"ci-collector/{__version__}",
+                "Content-Type": "application/json",
+                "User-Agent": f"ci-collector/{__version__}",
+            },
+        )
+        self.url = self._poster.url
         self.dead_letter_path = Path(dead_letter_path)
         self.retry_budget = retry_budget
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._sleep = sleep
-        self._client = httpx.Client(
-            timeout=timeout,
-            verify=verify if isinstance(verify, ssl.SSLContext) else tls_context(verify),
-            headers={
-                "x-api-token": token,
-                "x-source": f"ci-collector/{__version__}",
-                "Content-Type": "application/json",
-            },
-        )
 
     def close(self) -> None:
-        self._client.close()
+        self._poster.close()
 
     def _deliver(self, batch: Batch) -> bool:
         body, events = batch.body(), len(batch.events)
@@ -94,8 +95,8 @@ class TrunkSink(BatchingSink):
             clock.start_attempt()
             self.stats.requests += 1
             try:
-                response = self._client.post(self.url, content=body)
-            except httpx.TransportError as exc:  # timeouts, resets, refused connections
+                response = self._poster.post(body)
+            except TransportFailure as exc:  # timeouts, resets, refused connections
                 reason = untrusted_certificate(exc)
                 if reason is not None:  # waiting will not make the certificate trusted
                     raise TrunkRefused(
@@ -153,7 +154,7 @@ class TrunkSink(BatchingSink):
         )
 
 
-def not_trunk(response: httpx.Response) -> str | None:
+def not_trunk(response: Answer) -> str | None:
     """What answered, when a 2xx is not Trunk's: None for Trunk's own answer.
 
     Trunk answers 200 with an empty body or a JSON object (``../shared/trunk-api.md``
