@@ -24,7 +24,8 @@ from ...retry import (
     default_backoff_base,
     retry_after,
 )
-from ...transport import DEFAULT_MAX_BODY_MB, ResponseTooLarge, limited_httpx_client
+from ...transport import DEFAULT_MAX_BODY_MB
+from ...transport_httpx import ResponseTooLarge, limited_httpx_client
 from ...unreachable import untrusted_certificate, untrusted_message
 from ..paging import token_pages
 
