@@ -188,16 +188,21 @@ def _manager(proxy: str, ssl_context: ssl.SSLContext) -> ProxyManager:
             f"proxy {without_credentials(proxy)} for Trunk: only http:// and https:// "
             "proxies are supported (set HTTPS_PROXY/NO_PROXY)"
         )
-    headers = {}
-    if parts.username is not None or parts.password is not None:
-        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
     return ProxyManager(
         without_credentials(proxy),
-        proxy_headers=headers,
+        proxy_headers=proxy_authorization(proxy),
         proxy_ssl_context=tls_context(True),
         ssl_context=ssl_context,
     )
+
+
+def proxy_authorization(proxy: str) -> dict[str, str]:
+    """The header httpx sent a proxy whose URL carries ``user:password@`` (unquoted)."""
+    parts = urlsplit(proxy)
+    if not (parts.username or parts.password):
+        return {}
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
 
 
 def as_failure(exc: Exception) -> TransportFailure:
