@@ -1,0 +1,156 @@
+"""The Trunk sink's own HTTP path (urllib3) against real loopback servers: TLS as it was
+with httpx, and every way a POST can fail without an answer retried under one name."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci_collector.sinks import DeliveryFailed, TrunkRefused, TrunkSink
+from tests.hardening.test_tls import serve_tls, tls, tls_folder
+from tests.runs import make_run
+from tests.servers.base import Reply
+from tests.servers.front import ResettingFront
+from tests.servers.misbehaving import head, misbehaving
+from tests.servers.trunk import PATH, TOKEN, TrunkStandIn
+from tests.test_sink_trunk import chain_of
+
+__all__ = ["tls", "tls_folder"]  # fixtures shared with test_tls.py
+
+
+def sink_for(url: str, tmp_path: Path, **options: Any) -> TrunkSink:
+    settings: dict[str, Any] = {
+        "dead_letter_path": tmp_path / "dead.jsonl",
+        "timeout": 2.0,
+        "retry_budget": 3.0,
+        "backoff_base": 0.01,
+        "backoff_cap": 0.02,
+    }
+    settings.update(options)
+    return TrunkSink(TOKEN, url, **settings)
+
+
+def deliver(sink: TrunkSink, runs: int = 1) -> int:
+    """Send `runs` runs as one body; how many chains were acknowledged."""
+    try:
+        acks = [ack for i in range(runs) for ack in sink.add(chain_of(make_run(i + 1)))]
+        acks += sink.flush()
+    finally:
+        sink.close()
+    return sum(not ack.refused for ack in acks)
+
+
+# ---- TLS -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_trunk(tls: ssl.SSLContext) -> Any:
+    trunk = TrunkStandIn()
+    url = serve_tls(trunk.server, tls)
+    with trunk.server:
+        yield trunk, url
+
+
+def test_an_untrusted_certificate_is_one_line_at_once(tls_trunk: Any, tmp_path: Path) -> None:
+    trunk, url = tls_trunk
+    waits: list[float] = []
+    with pytest.raises(TrunkRefused) as refused:
+        deliver(sink_for(url, tmp_path, sleep=waits.append))
+    assert str(refused.value) == (
+        f"the TLS certificate of Trunk at {url}{PATH} was not accepted (self-signed "
+        "certificate); pass its CA with --trunk-ca-bundle (--insecure is for the CI platform)"
+    )
+    assert waits == [] and trunk.server.requests == []
+
+
+@pytest.mark.parametrize("how", ["ca-bundle context", "SSL_CERT_FILE", "insecure"])
+def test_a_trusted_or_unverified_certificate_delivers_without_warnings(
+    tls_trunk: Any, tls_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    trunk, url = tls_trunk
+    verify: bool | ssl.SSLContext = True
+    if how == "ca-bundle context":  # what --trunk-ca-bundle passes
+        verify = ssl.create_default_context(cafile=str(tls_folder / "cert.pem"))
+    elif how == "SSL_CERT_FILE":
+        monkeypatch.setenv("SSL_CERT_FILE", str(tls_folder / "cert.pem"))
+    else:
+        verify = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert deliver(sink_for(url, tmp_path, verify=verify), runs=2) == 2
+    assert [str(w.message) for w in caught] == []  # httpx never warned; nor does urllib3 now
+    assert len(trunk.events) > 0
+
+
+def test_the_host_name_is_checked_unless_verification_is_off(
+    tls_trunk: Any, tls_folder: Path, tmp_path: Path
+) -> None:
+    trunk, url = tls_trunk
+    by_name = url.replace("127.0.0.1", "localhost")  # the certificate names 127.0.0.1 only
+    trusting = ssl.create_default_context(cafile=str(tls_folder / "cert.pem"))
+    with pytest.raises(TrunkRefused, match=r"not accepted \(Hostname mismatch"):
+        deliver(sink_for(by_name, tmp_path, verify=trusting))
+    assert trunk.server.requests == []
+    assert deliver(sink_for(by_name, tmp_path, verify=False)) == 1
+
+
+# ---- failures without an answer: retried, named in the log --------------------------------
+
+
+@pytest.mark.parametrize("after_body", [0, 4096, 60_000])
+def test_a_connection_reset_while_sending_is_retried(
+    trunk: TrunkStandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture, after_body: int
+) -> None:
+    caplog.set_level(logging.WARNING)
+    with ResettingFront(trunk.url, resets=2, after_body=after_body) as front:
+        sink = sink_for(front.url, tmp_path, batch_events=1000)
+        assert deliver(sink, runs=40) == 40  # a body of about 100 kB
+    assert sink.stats.retries == 2 and front.connections == 3
+    assert caplog.text.count("Trunk upload failed (ConnectionDropped)") == 2
+    assert trunk.posts == 1 and max(trunk.deliveries.values()) == 1
+
+
+def test_an_answer_later_than_the_timeout_is_retried_and_the_body_sent_again(
+    trunk: TrunkStandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    trunk.faults.append(Reply(200, delay=1.0))  # stored, then answered too late
+    sink = sink_for(trunk.url, tmp_path, timeout=0.3)
+    assert deliver(sink, runs=3) == 3
+    assert "Trunk upload failed (ReadTimeout)" in caplog.text
+    assert sink.stats.retries == 1 and trunk.posts == 2
+    assert set(trunk.deliveries.values()) == {2} and trunk.conflicts == []  # identical bytes
+
+
+def test_an_answer_that_stalls_midway_is_retried_until_the_budget_ends(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+
+    def stall(path: str, conn: Any, stop: threading.Event) -> None:
+        conn.sendall(head(length=100) + b'{"ok":')
+        stop.wait(3)
+
+    with misbehaving(stall) as server:
+        sink = sink_for(server.url, tmp_path, timeout=0.2, retry_budget=0.6)
+        with pytest.raises(DeliveryFailed, match=r"attempts \(ReadTimeout\)"):
+            deliver(sink)
+        assert len(server.paths) >= 2
+    assert "Trunk upload failed (ReadTimeout); retry 1" in caplog.text
+
+
+@pytest.mark.parametrize("where", ["unknown host", "refused"])
+def test_no_connection_at_all_is_retried_as_a_connect_error(
+    tmp_path: Path, refused_url: str, caplog: pytest.LogCaptureFixture, where: str
+) -> None:
+    caplog.set_level(logging.WARNING)
+    url = "http://trunk-stand-in.invalid:8080" if where == "unknown host" else refused_url
+    with pytest.raises(DeliveryFailed, match=r"attempts \(ConnectError\)"):
+        deliver(sink_for(url, tmp_path, retry_budget=0.3))
+    assert "Trunk upload failed (ConnectError); retry 1" in caplog.text
