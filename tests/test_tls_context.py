@@ -44,3 +44,41 @@ def test_a_ca_bundle_path_is_loaded(tmp_path: Path) -> None:
     assert tls_context(str(bundle)).cert_store_stats()["x509_ca"] > 0
     with pytest.raises(FileNotFoundError):
         tls_context(str(tmp_path / "missing.pem"))
+
+
+def described(context: ssl.SSLContext) -> dict[str, object]:
+    """What a context does with a peer: verification, protocols, options, trusted CAs."""
+    return {
+        "protocol": context.protocol,
+        "verify_mode": context.verify_mode,
+        "check_hostname": context.check_hostname,
+        "verify_flags": context.verify_flags,
+        "options": context.options,
+        "versions": (context.minimum_version, context.maximum_version),
+        "store": context.cert_store_stats(),
+        "cas": sorted(str(ca.get("serialNumber")) for ca in context.get_ca_certs()),
+    }
+
+
+@pytest.mark.parametrize("environment", ["none", "SSL_CERT_FILE", "SSL_CERT_DIR", "both"])
+@pytest.mark.parametrize("verify", [True, False])
+def test_the_contexts_are_the_ones_httpx_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, environment: str, verify: bool
+) -> None:
+    """httpx (CircleCI, OTLP) gets these contexts, and used to build them itself."""
+    httpx = pytest.importorskip("httpx")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    bundle = tmp_path / "few.pem"
+    certificates = Path(certifi.where()).read_text().split("-----END CERTIFICATE-----")
+    bundle.write_text(
+        "-----END CERTIFICATE-----".join(certificates[:3]) + "-----END CERTIFICATE-----\n"
+    )
+    if environment in ("SSL_CERT_FILE", "both"):
+        monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    if environment in ("SSL_CERT_DIR", "both"):
+        monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    ours, theirs = described(tls_context(verify)), described(httpx.create_ssl_context(verify))
+    assert ours == theirs
+    if verify and environment in ("SSL_CERT_FILE", "both"):
+        assert ours["store"] == {"x509": 3, "crl": 0, "x509_ca": 3}  # the bundle named, only
