@@ -167,7 +167,7 @@ def test_sending_to_trunk_remembers_and_keeps_the_token_secret(
     assert result.returncode == 0, result.stderr
     assert len(trunk.events) == 8
     assert "sent 8 events of 2 runs in 1 requests" in result.stderr
-    assert "HTTP Request: POST" in result.stderr  # -vv really shows the HTTP layer
+    assert f"POST {trunk.url}/v1/metrics/trackEvents: HTTP 200 (" in result.stderr  # -vv: each POST
     assert TOKEN not in result.stderr + result.stdout
     with State(state) as db:
         assert db.delivered_count() == 2

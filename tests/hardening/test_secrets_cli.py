@@ -143,7 +143,10 @@ def test_github_at_vv_through_failures_leaks_no_token(trunk: TrunkStandIn, tmp_p
         sent = written.run(
             *base, "--trunk-url", trunk.url, "--state", "state.sqlite", "--batch-size", "2", env=env
         )
-        assert '"GET /repos/' in sent.stderr and "HTTP Request: POST" in sent.stderr  # -vv
+        assert (
+            '"GET /repos/' in sent.stderr
+            and f"POST {trunk.url}/v1/metrics/trackEvents: HTTP " in sent.stderr
+        )  # -vv
         written.run(*base, "--output", "out.jsonl", env=env)
         github.server.intercept = faults(Reply(401, b'{"message":"Bad credentials"}'))
         written.run(*base, "--output", "out401.jsonl", env=env)
