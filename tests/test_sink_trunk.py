@@ -12,8 +12,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from urllib3 import HTTPHeaderDict
 
 from ci_collector import __version__
 from ci_collector.commands.common import DeliveryConfig, collect
@@ -417,7 +417,7 @@ def test_retry_after_values(value: str, low: float | None, high: float | None) -
     if value.startswith("http-date"):
         offset = float(value.removeprefix("http-date"))
         value = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=offset), True)
-    wait = retry_after(httpx.Response(429, headers={"Retry-After": value}).headers)
+    wait = retry_after(HTTPHeaderDict({"Retry-After": value}))  # as urllib3 hands them over
     if low is None:
         assert wait is None
     else:

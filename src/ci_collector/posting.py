@@ -117,7 +117,7 @@ def without_credentials(url: str) -> str:
 
 
 class Poster:
-    """POSTs to one URL over kept-alive connections; not for use by two threads at once."""
+    """POSTs to one URL over kept-alive connections (urllib3's pool: safe across threads)."""
 
     def __init__(
         self,
