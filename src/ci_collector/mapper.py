@@ -123,7 +123,14 @@ def _emit(
     finish: int,
     repaired: bool,
 ) -> None:
-    full_key, sequence_key = _claim_key(full_key, context.taken)
+    """Append the node's event, then its children's. Called once per event: the usual
+    case of each helper (a unique short key, no metrics, no tags of its own) is inline."""
+    taken = context.taken
+    if len(full_key) <= MAX_SEQUENCE_KEY and full_key not in taken:
+        taken.add(full_key)
+        sequence_key = full_key
+    else:
+        full_key, sequence_key = _claim_key(full_key, taken)
     sequence: SequenceDict = {
         "platform": context.platform,
         "kind": node.kind,
@@ -134,31 +141,49 @@ def _emit(
         sequence["payload"] = {
             "tags": [{"k": k, "v": v} for k, v in node.sequence_tags.items() if v != ""]
         }
-    event: EventDict = {
-        "id": node_id,
-        "chainId": context.chain_id,
-        "createdAt": start,
-        "finishedAt": finish,
-        "payload": {
-            "metrics": _metrics(node, finish - start),
-            "tags": _tags(node, repaired, context.chain_tags),
-        },
-        "sequence": sequence,
-    }
-    if parent is not None:
-        event["parent"] = parent
-    event["conclusion"] = _CONCLUSION_TEXT[node.conclusion or conclusion_of(node, context.window)]
+    if node.metrics:
+        metrics = _metrics(node, finish - start)
+    else:
+        metrics = [{"k": "duration_ms", "v": finish - start}]
+    if node.tags or repaired:
+        tags = _tags(node, repaired, context.chain_tags)
+    else:
+        tags = list(context.chain_tags)
+        if node.result is not None:
+            tags.append({"k": "result", "v": node.result})
+    conclusion = _CONCLUSION_TEXT[node.conclusion or conclusion_of(node, context.window)]
+    event: EventDict
+    if parent is None:
+        event = {
+            "id": node_id,
+            "chainId": context.chain_id,
+            "createdAt": start,
+            "finishedAt": finish,
+            "payload": {"metrics": metrics, "tags": tags},
+            "sequence": sequence,
+            "conclusion": conclusion,
+        }
+    else:
+        event = {
+            "id": node_id,
+            "chainId": context.chain_id,
+            "createdAt": start,
+            "finishedAt": finish,
+            "payload": {"metrics": metrics, "tags": tags},
+            "sequence": sequence,
+            "parent": parent,
+            "conclusion": conclusion,
+        }
     context.out.append(event)
     if not node.children:
         return
     child_parent: ParentDict = {"eventId": node_id, "sequenceKey": sequence_key}
     id_parts = _unique_id_parts(node.children)
     key_parts = _unique_key_parts(node.children)
+    window = context.window
     for child, id_part, key_part in zip(node.children, id_parts, key_parts, strict=True):
         child_natural = f"{natural_key}/{id_part}"
-        child_start, child_finish, child_repaired = _repair_times(
-            child, start, finish, context.window
-        )
+        child_start, child_finish, child_repaired = _repair_times(child, start, finish, window)
         _emit(
             context,
             child,
