@@ -265,7 +265,7 @@ def _job_tags(job: JsonObject, what: str) -> dict[str, str | int]:
 def _step_node(step: Any, job_what: str) -> Node:
     """One step. The run's most numerous node (ten a job), so its fields are read once
     each and checked together; a wrong type is reported as `optional_str` would."""
-    if not isinstance(step, Mapping):
+    if type(step) is not dict and not isinstance(step, Mapping):  # the ABC check is slow
         raise MalformedRun(f"{job_what}: a step is {type(step).__name__}, not an object")
     number = step.get("number")
     if type(number) is not int:
