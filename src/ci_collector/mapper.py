@@ -214,13 +214,20 @@ def _unique_id_parts(children: list[Node]) -> list[str]:
 
     The first keeps its plain id part, so ids already sent do not change.
     """
+    return _numbered([child.id_part for child in children], "#")
+
+
+def _numbered(parts: list[str], mark: str) -> list[str]:
+    """`parts`, each repeat of a part suffixed `mark` and its count (2, 3...) in order."""
+    if len(set(parts)) == len(parts):  # the usual case: nothing repeats
+        return parts
     seen: dict[str, int] = {}
-    parts: list[str] = []
-    for child in children:
-        count = seen.get(child.id_part, 0) + 1
-        seen[child.id_part] = count
-        parts.append(child.id_part if count == 1 else f"{child.id_part}#{count}")
-    return parts
+    numbered: list[str] = []
+    for part in parts:
+        count = seen.get(part, 0) + 1
+        seen[part] = count
+        numbered.append(part if count == 1 else f"{part}{mark}{count}")
+    return numbered
 
 
 def _claim_key(full_key: str, taken: set[str]) -> tuple[str, str]:
@@ -243,14 +250,7 @@ def _claim_key(full_key: str, taken: set[str]) -> tuple[str, str]:
 
 def _unique_key_parts(children: list[Node]) -> list[str]:
     """Siblings sharing a name (two ``checkout`` steps) get ``#2``, ``#3`` in order."""
-    seen: dict[str, int] = {}
-    parts: list[str] = []
-    for child in children:
-        part = _clean_part(child.key_part, child.kind)
-        count = seen.get(part, 0) + 1
-        seen[part] = count
-        parts.append(part if count == 1 else f"{part} #{count}")
-    return parts
+    return _numbered([_clean_part(child.key_part, child.kind) for child in children], " #")
 
 
 def _clean_part(key_part: str, kind: str) -> str:
@@ -305,13 +305,17 @@ def plausible_window(root: Node) -> tuple[int, int]:
 def _all_times(root: Node) -> list[int]:
     """Every time in the tree inside the absolute bounds (a loop: this runs per run)."""
     found: list[int] = []
+    low, high = PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS
     pending = [root]
     while pending:
         node = pending.pop()
-        for value in (node.started_ms, node.finished_ms):
-            if value is not None and PLAUSIBLE_FROM_MS <= value < PLAUSIBLE_UNTIL_MS:
-                found.append(value)
-        pending.extend(node.children)
+        start, finish = node.started_ms, node.finished_ms
+        if start is not None and low <= start < high:
+            found.append(start)
+        if finish is not None and low <= finish < high:
+            found.append(finish)
+        if node.children:
+            pending.extend(node.children)
     return found
 
 
