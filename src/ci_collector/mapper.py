@@ -38,7 +38,8 @@ class MappingError(ValueError):
     """A run that cannot be expressed as a valid chain (the caller skips it, with a warning)."""
 
 
-_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
+_NAMESPACED = hashlib.sha1(EVENT_NAMESPACE.bytes, usedforsecurity=False)
+"""SHA-1 with the namespace already fed: each id copies it and adds its key."""
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 _CONCLUSION_TEXT = {conclusion: conclusion.value for conclusion in Conclusion}
 """`Enum.value` goes through a descriptor: a dict is faster, once per event."""
@@ -50,7 +51,9 @@ def event_id(natural_key: str) -> str:
     Exactly ``str(uuid.uuid5(EVENT_NAMESPACE, natural_key))``, without building a `UUID`
     object: called once per event, this was a fifth of the mapper's time.
     """
-    text = hashlib.sha1(_NAMESPACE_BYTES + natural_key.encode(), usedforsecurity=False).hexdigest()
+    digest = _NAMESPACED.copy()
+    digest.update(natural_key.encode())
+    text = digest.hexdigest()
     # version 5 replaces the 13th hex digit; the RFC 4122 variant sets the 17th's top bits
     return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
@@ -123,7 +126,14 @@ def _emit(
     finish: int,
     repaired: bool,
 ) -> None:
-    full_key, sequence_key = _claim_key(full_key, context.taken)
+    """Append the node's event, then its children's. Called once per event: the usual
+    case of each helper (a unique short key, no metrics, no tags of its own) is inline."""
+    taken = context.taken
+    if len(full_key) <= MAX_SEQUENCE_KEY and full_key not in taken:
+        taken.add(full_key)
+        sequence_key = full_key
+    else:
+        full_key, sequence_key = _claim_key(full_key, taken)
     sequence: SequenceDict = {
         "platform": context.platform,
         "kind": node.kind,
@@ -134,31 +144,49 @@ def _emit(
         sequence["payload"] = {
             "tags": [{"k": k, "v": v} for k, v in node.sequence_tags.items() if v != ""]
         }
-    event: EventDict = {
-        "id": node_id,
-        "chainId": context.chain_id,
-        "createdAt": start,
-        "finishedAt": finish,
-        "payload": {
-            "metrics": _metrics(node, finish - start),
-            "tags": _tags(node, repaired, context.chain_tags),
-        },
-        "sequence": sequence,
-    }
-    if parent is not None:
-        event["parent"] = parent
-    event["conclusion"] = _CONCLUSION_TEXT[node.conclusion or conclusion_of(node, context.window)]
+    if node.metrics:
+        metrics = _metrics(node, finish - start)
+    else:
+        metrics = [{"k": "duration_ms", "v": finish - start}]
+    if node.tags or repaired:
+        tags = _tags(node, repaired, context.chain_tags)
+    else:
+        tags = list(context.chain_tags)
+        if node.result is not None:
+            tags.append({"k": "result", "v": node.result})
+    conclusion = _CONCLUSION_TEXT[node.conclusion or conclusion_of(node, context.window)]
+    event: EventDict
+    if parent is None:
+        event = {
+            "id": node_id,
+            "chainId": context.chain_id,
+            "createdAt": start,
+            "finishedAt": finish,
+            "payload": {"metrics": metrics, "tags": tags},
+            "sequence": sequence,
+            "conclusion": conclusion,
+        }
+    else:
+        event = {
+            "id": node_id,
+            "chainId": context.chain_id,
+            "createdAt": start,
+            "finishedAt": finish,
+            "payload": {"metrics": metrics, "tags": tags},
+            "sequence": sequence,
+            "parent": parent,
+            "conclusion": conclusion,
+        }
     context.out.append(event)
     if not node.children:
         return
     child_parent: ParentDict = {"eventId": node_id, "sequenceKey": sequence_key}
     id_parts = _unique_id_parts(node.children)
     key_parts = _unique_key_parts(node.children)
+    window = context.window
     for child, id_part, key_part in zip(node.children, id_parts, key_parts, strict=True):
         child_natural = f"{natural_key}/{id_part}"
-        child_start, child_finish, child_repaired = _repair_times(
-            child, start, finish, context.window
-        )
+        child_start, child_finish, child_repaired = _repair_times(child, start, finish, window)
         _emit(
             context,
             child,
@@ -186,13 +214,20 @@ def _unique_id_parts(children: list[Node]) -> list[str]:
 
     The first keeps its plain id part, so ids already sent do not change.
     """
+    return _numbered([child.id_part for child in children], "#")
+
+
+def _numbered(parts: list[str], mark: str) -> list[str]:
+    """`parts`, each repeat of a part suffixed `mark` and its count (2, 3...) in order."""
+    if len(set(parts)) == len(parts):  # the usual case: nothing repeats
+        return parts
     seen: dict[str, int] = {}
-    parts: list[str] = []
-    for child in children:
-        count = seen.get(child.id_part, 0) + 1
-        seen[child.id_part] = count
-        parts.append(child.id_part if count == 1 else f"{child.id_part}#{count}")
-    return parts
+    numbered: list[str] = []
+    for part in parts:
+        count = seen.get(part, 0) + 1
+        seen[part] = count
+        numbered.append(part if count == 1 else f"{part}{mark}{count}")
+    return numbered
 
 
 def _claim_key(full_key: str, taken: set[str]) -> tuple[str, str]:
@@ -215,14 +250,7 @@ def _claim_key(full_key: str, taken: set[str]) -> tuple[str, str]:
 
 def _unique_key_parts(children: list[Node]) -> list[str]:
     """Siblings sharing a name (two ``checkout`` steps) get ``#2``, ``#3`` in order."""
-    seen: dict[str, int] = {}
-    parts: list[str] = []
-    for child in children:
-        part = _clean_part(child.key_part, child.kind)
-        count = seen.get(part, 0) + 1
-        seen[part] = count
-        parts.append(part if count == 1 else f"{part} #{count}")
-    return parts
+    return _numbered([_clean_part(child.key_part, child.kind) for child in children], " #")
 
 
 def _clean_part(key_part: str, kind: str) -> str:
@@ -277,13 +305,17 @@ def plausible_window(root: Node) -> tuple[int, int]:
 def _all_times(root: Node) -> list[int]:
     """Every time in the tree inside the absolute bounds (a loop: this runs per run)."""
     found: list[int] = []
+    low, high = PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS
     pending = [root]
     while pending:
         node = pending.pop()
-        for value in (node.started_ms, node.finished_ms):
-            if value is not None and PLAUSIBLE_FROM_MS <= value < PLAUSIBLE_UNTIL_MS:
-                found.append(value)
-        pending.extend(node.children)
+        start, finish = node.started_ms, node.finished_ms
+        if start is not None and low <= start < high:
+            found.append(start)
+        if finish is not None and low <= finish < high:
+            found.append(finish)
+        if node.children:
+            pending.extend(node.children)
     return found
 
 

@@ -306,13 +306,16 @@ class State(RefusalBook, PollLock):
         return row[0], zlib.decompress(row[1])
 
     def set_etag(self, url: str, source: str, etag: str, body: bytes) -> None:
+        """Remember a page for the 304s to come. Compressed fast (level 1): a listing page
+        is a megabyte of near-identical runs, stored once per poll of it and rarely read."""
+        packed = zlib.compress(body, 1)
         with self._transaction():
             for sink in self.sinks:
                 self._db.execute(
                     "INSERT INTO etags(url, source, etag, body, used_at) VALUES (?, ?, ?, ?, ?)"
                     " ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, body = excluded.body,"
                     " used_at = excluded.used_at",
-                    (sink + url, sink + source, etag, zlib.compress(body), time.time()),
+                    (sink + url, sink + source, etag, packed, time.time()),
                 )
 
     def prune_etags(self, unused_for: float = ETAG_TTL_SECONDS) -> int:

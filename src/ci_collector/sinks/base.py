@@ -192,15 +192,16 @@ class BatchingSink:
             self._owed[chain] = _Owed(len(chain.events))
         else:  # the same chain queued twice before it was answered
             owed.events += len(chain.events)
+        room = self.batch_bytes - len(buffer.prefix) - 2  # the body's bytes around its events
         for event in chain.events:
             encoded = encode(event)
-            too_big = buffer.size + len(encoded) + len(buffer.prefix) + 2 > self.batch_bytes
-            if buffer.events and too_big:
+            size = len(encoded)
+            if buffer.size + size > room and buffer.events:
                 acks.extend(self._send(buffer))
             buffer.events.append(event)
             buffer.encoded.append(encoded)
             buffer.owners.append(chain)
-            buffer.size += len(encoded) + 1
+            buffer.size += size + 1
             if len(buffer.events) >= self.batch_events:
                 acks.extend(self._send(buffer))
         return acks

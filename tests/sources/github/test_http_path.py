@@ -267,6 +267,23 @@ def test_an_http_proxy_from_the_environment_gets_what_pygithub_sent_it(
     assert ("proxy-authorization" in after[2]) == bool(credentials)
 
 
+@pytest.mark.parametrize("host", ["[::1]", "[2001:db8::7]", "[::ffff:127.0.0.1]"])
+@pytest.mark.parametrize("port", ["", ":8080"])
+def test_an_ipv6_api_url_keeps_its_brackets(
+    no_proxies: pytest.MonkeyPatch, host: str, port: str
+) -> None:
+    """``http://[::1]:8080`` was sent as ``http://::1:8080``, which no library accepts: every
+    request failed as "come back later (InvalidURL)". The proxy sees the URL as sent."""
+    with LoopbackServer(lambda request: Reply(200, b"{}")) as proxy:
+        no_proxies.setenv("HTTP_PROXY", proxy.url)
+        client = GitHubClient(f"http://{host}{port}/api/v3", TOKEN, timeout=2)
+        client.get("/repos/o/n/actions/runs")
+        client.close()
+        (request,) = proxy.requests
+    assert request.path == f"http://{host}:{port[1:] or 80}/api/v3/repos/o/n/actions/runs"
+    assert request.headers["host"] == f"{host}{port or ':80'}"
+
+
 @pytest.mark.parametrize("bypass", ["api.github.invalid", "*", ".github.invalid"])
 def test_no_proxy_is_honoured(no_proxies: pytest.MonkeyPatch, bypass: str) -> None:
     with LoopbackServer(lambda request: Reply(200, b"{}")) as proxy:

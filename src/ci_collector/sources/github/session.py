@@ -91,7 +91,9 @@ class GitHubSession:
         self._hostname = parts.hostname
         self._prefix = parts.path.rstrip("/")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.origin = f"{parts.scheme}://{parts.hostname}:{port}"
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+        self.origin = f"{parts.scheme}://{host}:{port}"
         """Where PyGithub sent its requests: scheme, host and an explicit port."""
         self._auth = auth
         defaults = req_utils.default_headers()
