@@ -3,8 +3,8 @@
 httpx (still installed: CircleCI and OTLP use it) is the reference: for each setting
 of the variables, the sink must pick the proxy httpx's client picks, and a real
 forward proxy on 127.0.0.1 must see from the sink what it sees from httpx.
-https:// through a proxy (a CONNECT tunnel) is not exercised here: only the choice of
-proxy for https URLs is compared with httpx's.
+https:// through a proxy (a CONNECT tunnel, with TLS inside) is in
+``tests/hardening/test_trunk_transport.py``.
 """
 
 from __future__ import annotations

@@ -10,13 +10,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ci_collector.sinks import DeliveryFailed, TrunkRefused, TrunkSink
 from tests.hardening.test_tls import serve_tls, tls, tls_folder
 from tests.runs import make_run
 from tests.servers.base import Reply
-from tests.servers.front import ResettingFront
+from tests.servers.front import ResettingFront, TunnelProxy
 from tests.servers.misbehaving import head, misbehaving
 from tests.servers.trunk import PATH, TOKEN, TrunkStandIn
 from tests.test_sink_trunk import chain_of
@@ -154,3 +155,41 @@ def test_no_connection_at_all_is_retried_as_a_connect_error(
     with pytest.raises(DeliveryFailed, match=r"attempts \(ConnectError\)"):
         deliver(sink_for(url, tmp_path, retry_budget=0.3))
     assert "Trunk upload failed (ConnectError); retry 1" in caplog.text
+
+
+# ---- https:// through a proxy: a CONNECT tunnel ------------------------------------------
+
+
+def connect_head(head: str) -> tuple[str, str | None]:
+    """The request line (without the HTTP version: Python's http.client says 1.0 where
+    httpx says 1.1, and proxies take both) and Proxy-Authorization of a CONNECT head."""
+    lines = head.split("\r\n")
+    fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    auth = {k.lower(): v for k, v in fields.items()}.get("proxy-authorization")
+    return lines[0].rpartition(" ")[0], auth
+
+
+@pytest.mark.parametrize("credentials", ["", "tunnel-user:tunnel-s3cret@"])
+def test_https_goes_through_the_proxy_in_a_tunnel_as_with_httpx(
+    tls_trunk: Any,
+    tls_folder: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    credentials: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    trunk, url = tls_trunk
+    trusting = ssl.create_default_context(cafile=str(tls_folder / "cert.pem"))
+    with TunnelProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("://", f"://{credentials}"))
+        assert deliver(sink_for(url, tmp_path, verify=trusting)) == 1
+        httpx.post(url + PATH, content=b"{}", verify=trusting)
+    assert len(trunk.events) > 0
+    ours, theirs = (connect_head(head) for head in proxy.heads)
+    assert ours == theirs and ours[0] == f"CONNECT {url.removeprefix('https://')}"
+    assert (ours[1] is not None) == bool(credentials)
+    assert "tunnel-s3cret" not in caplog.text
