@@ -13,7 +13,8 @@ Against the fast local stand-in (no latency, GitHub pacing off), in the same run
 
 CPU is user + sys of the child (``wait4``); min and median of the repeats. ``--profile``
 samples one more full backfill with py-spy (``pip install py-spy``; not a dependency of
-the project) and charges every sample to the first component found on its stack.
+the project) and charges every sample to the first component found on its stack;
+`cpu_split.py` measures the same components with CPU clocks instead.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ COMPONENTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("imports and start-up", (("_find_and_load", "importlib._bootstrap>"),)),
     ("parsing JSON pages", (("loads", "ci_collector/jsonio.py"), ("loads", "json/__init__.py"))),
     ("encoding events", (("dumps", "ci_collector/jsonio.py"), ("encode", "sinks/base.py"))),
-    ("GitHub GETs (client, PyGithub, requests, urllib3)", (("GitHubClient._send", "client.py"),)),
-    ("Trunk POSTs (TrunkSink, httpx)", (("TrunkSink._deliver", "sinks/trunk.py"),)),
+    ("GitHub GETs (client, urllib3 pool)", (("GitHubClient._send", "client.py"),)),
+    ("Trunk POSTs (TrunkSink, urllib3 pool)", (("TrunkSink._deliver", "sinks/trunk.py"),)),
     ("GitHub JSON -> Run (build_run)", (("build_run", "github/mapping.py"),)),
     ("Run -> events (map_run)", (("map_run", "ci_collector/mapper.py"),)),
     ("state and ledger (SQLite)", (("Ledger.", "ledger.py"), ("State.", "state.py"))),
