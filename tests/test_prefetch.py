@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -165,7 +166,10 @@ def test_fetches_that_do_not_wait_run_on_the_callers_thread(cpu: float, wait: fl
         ([0.002] * 20 + [0.005] * 20, 22),  # answers slowing down
     ],
 )
-def test_fetches_seen_waiting_move_to_workers(waits: list[float], inline: int) -> None:
+def test_fetches_seen_waiting_move_to_workers(
+    waits: list[float], inline: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="ci_collector.prefetch")
     clocks, caller = FakeClocks(), threading.get_ident()
     where: dict[int, int] = {}
 
@@ -180,6 +184,8 @@ def test_fetches_seen_waiting_move_to_workers(waits: list[float], inline: int) -
         assert prefetch.threaded
         assert list(prefetch.map(fetch, range(60, 70))) == [n * 3 for n in range(60, 70)]
     assert [n for n in sorted(where) if where[n] == caller] == list(range(inline))
+    (said,) = [r.getMessage() for r in caplog.records if r.name == "ci_collector.prefetch"]
+    assert said.startswith("answers wait on the network (") and said.endswith("up to 8 in flight")
 
 
 def test_one_worker_never_moves_to_a_thread_however_long_fetches_wait() -> None:

@@ -23,12 +23,15 @@ real network the first fetch already waits that long, so the switch costs one ro
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
+
+log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -107,8 +110,15 @@ class OrderedPrefetch:
 
     def _waited(self, seconds: float) -> None:
         self._waits.append(seconds)
-        if sum(self._waits) >= WAIT_WORTH_THREADS:
+        waited = sum(self._waits)
+        if waited >= WAIT_WORTH_THREADS:
             self.threaded = True
+            log.debug(
+                "answers wait on the network (%.0f ms over the last %d): up to %d in flight",
+                waited * 1000,
+                len(self._waits),
+                self.workers,
+            )
 
     def _in_workers(
         self, fetch: Callable[[Item], Result], source: Iterator[Item]
