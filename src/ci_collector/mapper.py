@@ -155,28 +155,17 @@ def _emit(
         if node.result is not None:
             tags.append({"k": "result", "v": node.result})
     conclusion = _CONCLUSION_TEXT[node.conclusion or conclusion_of(node, context.window)]
-    event: EventDict
-    if parent is None:
-        event = {
-            "id": node_id,
-            "chainId": context.chain_id,
-            "createdAt": start,
-            "finishedAt": finish,
-            "payload": {"metrics": metrics, "tags": tags},
-            "sequence": sequence,
-            "conclusion": conclusion,
-        }
-    else:
-        event = {
-            "id": node_id,
-            "chainId": context.chain_id,
-            "createdAt": start,
-            "finishedAt": finish,
-            "payload": {"metrics": metrics, "tags": tags},
-            "sequence": sequence,
-            "parent": parent,
-            "conclusion": conclusion,
-        }
+    event: EventDict = {
+        "id": node_id,
+        "chainId": context.chain_id,
+        "createdAt": start,
+        "finishedAt": finish,
+        "payload": {"metrics": metrics, "tags": tags},
+        "sequence": sequence,
+    }
+    if parent is not None:
+        event["parent"] = parent
+    event["conclusion"] = conclusion
     context.out.append(event)
     if not node.children:
         return
