@@ -12,63 +12,32 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 
+from .sockets import RawListener, read_head
+
 Behaviour = Callable[[str, socket.socket, threading.Event], None]
 """(request path, connection, stop) -> None; the connection is closed afterwards."""
 
 
-class Misbehaving:
+class Misbehaving(RawListener):
     def __init__(self, behaviour: Behaviour) -> None:
+        super().__init__()
         self.behaviour = behaviour
         self.paths: list[str] = []
-        self._stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self._thread = threading.Thread(target=self._accept, daemon=True)
 
-    @property
-    def url(self) -> str:
-        host, port = self._listener.getsockname()[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> Misbehaving:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def _handler_for(self, conn: socket.socket) -> Callable[[socket.socket], None]:
+        return self._serve
 
     def _serve(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError), conn:
             conn.settimeout(5)
             while not self._stop.is_set():
-                head = _read_head(conn)
-                if head is None:
+                data = read_head(conn)
+                if data is None:
                     return
+                head = data.split(b"\r\n", 1)[0].decode("latin-1")
                 path = head.split(" ")[1] if head.count(" ") >= 2 else "/"
                 self.paths.append(path)
                 self.behaviour(path, conn, self._stop)
-
-
-def _read_head(conn: socket.socket) -> str | None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return None
-        data += chunk
-    return data.split(b"\r\n", 1)[0].decode("latin-1")
 
 
 def head(status: str = "200 OK", length: int | None = None, extra: str = "") -> bytes:
