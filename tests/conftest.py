@@ -116,3 +116,13 @@ def run_cli_subprocess(
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """None of the developer's proxy settings (``*_proxy``/``*_PROXY``, ``NO_PROXY``; and
+    ``REQUEST_METHOD``, under which proxy variables are ignored): tests set their own."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
+            monkeypatch.delenv(name)
+    return monkeypatch

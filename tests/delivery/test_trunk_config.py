@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from ci_collector.commands.trunk_config import resolve_trunk
+from ci_collector.errors import UserError
 from ci_collector.state import State
 from tests.delivery import harness
 from tests.delivery.harness import bad, good, run
 from tests.servers.base import Reply, Request
+from tests.servers.front import TunnelProxy
 from tests.servers.trunk import TOKEN, TrunkStandIn
 
 
@@ -71,7 +74,9 @@ def assert_one_line(result: harness.Result, code: int, line: str) -> None:
         ),
     ],
 )
-def test_a_wrong_trunk_url_is_exit_2_at_start(tmp_path: Path, url: str, line: str) -> None:
+def test_a_wrong_trunk_url_is_exit_2_at_start(
+    no_proxies: pytest.MonkeyPatch, tmp_path: Path, url: str, line: str
+) -> None:
     result = tiny(tmp_path, env={"TRUNK_API_TOKEN": TOKEN, "TRUNK_API_URL": url})
     assert_one_line(result, 2, line)
     assert not (tmp_path / "state.sqlite").exists()  # before anything else
@@ -259,3 +264,58 @@ def test_an_unusable_dead_letter_path_is_exit_2_before_any_fetching(
 def _file(path: Path) -> Path:
     path.write_text("not a directory")
     return path
+
+
+# ---- behind a proxy, the proxy resolves Trunk's host ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        {"HTTPS_PROXY": "http://proxy.corp.invalid:3128"},
+        {"https_proxy": "http://user:pw@proxy.corp.invalid:3128"},
+        {"ALL_PROXY": "http://proxy.corp.invalid:3128"},
+        {"ALL_PROXY": "http://proxy.corp.invalid:3128", "NO_PROXY": "example.com"},
+    ],
+)
+def test_behind_a_proxy_trunks_host_is_left_to_the_proxy(
+    no_proxies: pytest.MonkeyPatch, proxy: dict[str, str]
+) -> None:
+    for name, value in proxy.items():
+        no_proxies.setenv(name, value)
+    resolve_trunk("https://api.trunk.invalid")  # no local lookup: no error
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        {},
+        {"HTTP_PROXY": "http://proxy.corp.invalid:3128"},  # for http:// URLs only
+        {"HTTPS_PROXY": "http://proxy.corp.invalid:3128", "NO_PROXY": "trunk.invalid"},
+        {"ALL_PROXY": "http://proxy.corp.invalid:3128", "NO_PROXY": "*"},
+    ],
+)
+def test_going_direct_a_host_that_does_not_resolve_is_still_exit_2(
+    no_proxies: pytest.MonkeyPatch, proxy: dict[str, str]
+) -> None:
+    for name, value in proxy.items():
+        no_proxies.setenv(name, value)
+    with pytest.raises(UserError, match=r"Trunk host api\.trunk\.invalid does not resolve"):
+        resolve_trunk("https://api.trunk.invalid")
+
+
+def test_a_run_behind_a_proxy_asks_the_proxy_for_trunk(
+    no_proxies: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    no_proxies.setenv("CI_COLLECTOR_RETRY_BASE", "0.001")
+    with TunnelProxy() as proxy:
+        no_proxies.setenv("HTTPS_PROXY", proxy.url)
+        result = tiny(
+            tmp_path,
+            "--retry-seconds",
+            "1",
+            env={"TRUNK_API_TOKEN": TOKEN, "TRUNK_API_URL": "https://api.trunk.invalid"},
+        )
+    assert proxy.heads and proxy.heads[0].startswith("CONNECT api.trunk.invalid:443 ")
+    assert result.code == 75, result.err  # the proxy could not reach it: come back later
+    assert "does not resolve" not in result.err

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,14 +29,6 @@ from tests.servers.trunk import PATH, TOKEN, TrunkStandIn
 from tests.test_sink_trunk import chain_of
 
 PROXY_PASSWORD = "pr0xy-s3cret-pass"
-
-
-@pytest.fixture
-def no_proxies(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
-            monkeypatch.delenv(name)
-    return monkeypatch
 
 
 # ---- the choice of proxy, against httpx's ----------------------------------------------

@@ -174,18 +174,15 @@ def test_https_goes_through_the_proxy_in_a_tunnel_as_with_httpx(
     tls_trunk: Any,
     tls_folder: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    no_proxies: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     credentials: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
     trunk, url = tls_trunk
     trusting = ssl.create_default_context(cafile=str(tls_folder / "cert.pem"))
     with TunnelProxy() as proxy:
-        monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("://", f"://{credentials}"))
+        no_proxies.setenv("HTTPS_PROXY", proxy.url.replace("://", f"://{credentials}"))
         assert deliver(sink_for(url, tmp_path, verify=trusting)) == 1
         httpx.post(url + PATH, content=b"{}", verify=trusting)
     assert len(trunk.events) > 0

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from .. import secrets
 from ..errors import ComeBackLater, UserError
+from ..proxies import proxy_for
 from ..refusals import Refusal
 from ..sinks.base import BodyRefused, Chain, encode
 from ..state import State, default_state_path
@@ -46,7 +47,13 @@ def check_trunk_url(url: str) -> str:
 
 
 def resolve_trunk(url: str) -> None:
-    """A Trunk host that does not exist is a typo (exit 2); a resolver down is transient."""
+    """A Trunk host that does not exist is a typo (exit 2); a resolver down is transient.
+
+    Behind a proxy the proxy resolves it: many networks that need one have no DNS of
+    their own for outside names, so a lookup here would refuse a working setup.
+    """
+    if proxy_for(url) is not None:
+        return
     host = urlsplit(url).hostname or ""
     try:
         socket.getaddrinfo(host, None)

@@ -238,16 +238,6 @@ def test_a_202_is_asked_again_after_pygithubs_wait(monkeypatch: pytest.MonkeyPat
 
 # ---- the environment: proxies and CA bundles, read as requests read them ----------------
 
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-
-
-@pytest.fixture
-def no_proxies(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    return monkeypatch
-
 
 @pytest.mark.parametrize("credentials", ["", "proxy-user:proxy-pass@"])
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
