@@ -9,7 +9,9 @@ says how the exchange failed (the words of the sink's retry log).
 Settings are the ones the sink had with httpx: its TLS context (`tls.tls_context`, or
 ``--trunk-ca-bundle``'s), the proxy httpx would have taken from the environment
 (`proxies.proxy_for`, credentials sent as ``Proxy-Authorization``), one timeout for
-connecting and for each read, and no redirect followed (a 3xx is the answer).
+connecting and for each read, and no redirect followed (a 3xx is the answer). Like every
+request of the platform clients, a POST also ends at its total deadline (10x the timeout,
+or the invocation's ``--deadline``), however slowly the answer trickles in.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager, ProxyManager
+from urllib3 import HTTPConnectionPool, PoolManager, ProxyManager
 from urllib3 import exceptions as u3_exc
 from urllib3.util import Retry, Timeout
 
 from .errors import UserError
 from .proxies import proxy_for
 from .tls import tls_context
+from .transport import TrackedHTTPPool, TrackedHTTPSPool, deadline_scope, late, request_deadline
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,11 @@ _NO_RETRIES = Retry(total=False, redirect=False)
 
 
 class TransportFailure(Exception):
-    """No complete answer came; the class name is the problem the retry log shows."""
+    """No complete answer came; `problem` (the class name) is what the retry log shows."""
+
+    @property
+    def problem(self) -> str:
+        return type(self).__name__
 
 
 class ConnectError(TransportFailure):
@@ -72,6 +79,14 @@ class BadAnswer(TransportFailure):
     """The answer could not be read as HTTP (or its content-encoding was broken)."""
 
 
+class NoCompleteAnswer(TransportFailure):
+    """The total deadline passed first (the answer trickled, or ``--deadline`` came)."""
+
+    @property
+    def problem(self) -> str:
+        return str(self.args[0])
+
+
 class Answer:
     """Status, headers (case-insensitive) and whole body of one answer."""
 
@@ -98,12 +113,12 @@ def _charset(content_type: str) -> str:
     return "utf-8"
 
 
-class _QuietHTTPSPool(HTTPSConnectionPool):
+class _QuietHTTPSPool(TrackedHTTPSPool):
     """urllib3's HTTPS pool without its per-connection warning when verification is off:
     ``--trunk-insecure`` already warned once, as it did when httpx sent (which never warns)."""
 
     def _validate_conn(self, conn: Any) -> None:
-        HTTPConnectionPool._validate_conn(self, conn)
+        HTTPConnectionPool._validate_conn(self, conn)  # skips only HTTPSConnectionPool's warning
         if conn.is_closed:
             conn.connect()
 
@@ -130,12 +145,13 @@ class Poster:
         self.url = without_credentials(url)
         self._headers = dict(headers)
         self._timeout = Timeout(connect=timeout, read=timeout)
+        self._total = request_deadline(timeout)
         proxy = proxy_for(self.url)
         self._manager = (
             _manager(proxy, ssl_context) if proxy else PoolManager(ssl_context=ssl_context)
         )
         self._manager.pool_classes_by_scheme = {
-            "http": HTTPConnectionPool,
+            "http": TrackedHTTPPool,
             "https": _QuietHTTPSPool,
         }
         self._proxied = proxy is not None
@@ -145,13 +161,18 @@ class Poster:
 
     def post(self, body: bytes) -> Answer:
         """One POST of `body`: the answer, whatever its status, or a `TransportFailure`."""
-        try:
-            if self._pool is not None:
-                raw = self._pool.urlopen("POST", self._target, **self._arguments(body))
-            else:  # the proxy manager picks a tunnel or the absolute form, and its headers
-                raw = self._manager.urlopen("POST", self.url, **self._arguments(body))
-        except (u3_exc.HTTPError, OSError) as exc:
-            raise as_failure(exc) from exc
+        with deadline_scope(self._total) as deadline:  # its connection is cut when it passes
+            try:
+                if self._pool is not None:
+                    raw = self._pool.urlopen("POST", self._target, **self._arguments(body))
+                else:  # the proxy manager picks a tunnel or the absolute form, and its headers
+                    raw = self._manager.urlopen("POST", self.url, **self._arguments(body))
+            except (u3_exc.HTTPError, OSError) as exc:
+                if deadline.expired:
+                    raise NoCompleteAnswer(late(deadline)) from exc
+                raise as_failure(exc) from exc
+            if deadline.expired:
+                raise NoCompleteAnswer(late(deadline))
         answer = Answer(raw.status, raw.headers, raw.data)
         log.debug(
             "POST %s: HTTP %d (%d bytes sent, %d received)",

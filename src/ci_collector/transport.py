@@ -178,7 +178,7 @@ def _track(connection: Any) -> Any:
     return connection
 
 
-class _TrackedHTTPPool(HTTPConnectionPool):
+class TrackedHTTPPool(HTTPConnectionPool):
     """Hands each connection it lends to the current request's deadline.
 
     The connection classes stay urllib3's (so recorders such as vcrpy still see them).
@@ -188,7 +188,7 @@ class _TrackedHTTPPool(HTTPConnectionPool):
         return _track(super()._get_conn(timeout))
 
 
-class _TrackedHTTPSPool(HTTPSConnectionPool):
+class TrackedHTTPSPool(HTTPSConnectionPool):
     def _get_conn(self, timeout: float | None = None) -> Any:
         return _track(super()._get_conn(timeout))
 
@@ -204,8 +204,8 @@ class LimitedAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
-            "http": _TrackedHTTPPool,
-            "https": _TrackedHTTPSPool,
+            "http": TrackedHTTPPool,
+            "https": TrackedHTTPSPool,
         }
 
     def send(  # type: ignore[override]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,13 @@ import httpx
 import pytest
 
 from ci_collector.sinks import DeliveryFailed, TrunkRefused, TrunkSink
+from tests.delivery import harness
+from tests.delivery.harness import good, run
 from tests.hardening.test_tls import serve_tls, tls, tls_folder
 from tests.runs import make_run
 from tests.servers.base import Reply
 from tests.servers.front import ResettingFront, TunnelProxy
-from tests.servers.misbehaving import head, misbehaving
+from tests.servers.misbehaving import head, misbehaving, trickle
 from tests.servers.trunk import PATH, TOKEN, TrunkStandIn
 from tests.test_sink_trunk import chain_of
 
@@ -190,3 +193,45 @@ def test_https_goes_through_the_proxy_in_a_tunnel_as_with_httpx(
     assert ours == theirs and ours[0] == f"CONNECT {url.removeprefix('https://')}"
     assert (ours[1] is not None) == bool(credentials)
     assert "tunnel-s3cret" not in caplog.text
+
+
+# ---- a POST ends at its total deadline, as every platform request does --------------
+
+
+@pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers"])
+def test_a_trickling_trunk_ends_the_post_at_ten_timeouts(tmp_path: Path, headers_too: bool) -> None:
+    """A byte every 0.05 s never trips a 0.15 s read timeout; the whole answer (~300
+    bytes) would take 15 s. Each attempt is cut at 1.5 s, and the sink gives up."""
+    with misbehaving(trickle(0.05, headers_too=headers_too)) as server:
+        sink = sink_for(server.url, tmp_path, timeout=0.15, retry_budget=0.5)
+        started = time.monotonic()
+        with pytest.raises(DeliveryFailed, match=r"\(no complete answer within 1\.5s\)"):
+            deliver(sink)
+        took = time.monotonic() - started
+    assert took < 10, took
+
+
+def test_the_invocation_deadline_ends_a_trickling_post(
+    no_proxies: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    no_proxies.setenv("CI_COLLECTOR_RETRY_BASE", "0.01")
+    with misbehaving(trickle(0.2)) as server:
+        harness.RUNS[:] = [good(1)]
+        started = time.monotonic()
+        result = run(
+            "tiny",
+            "--state",
+            str(tmp_path / "state.sqlite"),
+            "--timeout",
+            "30",
+            "--deadline",
+            "1",
+            env={"TRUNK_API_TOKEN": TOKEN, "TRUNK_API_URL": server.url},
+        )
+        took = time.monotonic() - started
+    assert result.code == 75, result.err
+    assert result.lines[-1].endswith(
+        "(no complete answer before this invocation's --deadline); nothing was marked "
+        "delivered, run again later"
+    ), result.err
+    assert took < 8, took

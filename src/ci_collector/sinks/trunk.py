@@ -103,7 +103,7 @@ class TrunkSink(BatchingSink):
                         f"the TLS certificate of Trunk at {self.url} was not accepted ({reason}); "
                         "pass its CA with --trunk-ca-bundle (--insecure is for the CI platform)"
                     ) from None
-                problem, wait = f"{type(exc).__name__}", None
+                problem, wait = exc.problem, None
             else:
                 status = response.status_code
                 if 200 <= status < 300:
