@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -142,6 +143,31 @@ def identical_bodies(args: list[str], work: Path, name: str) -> bool | None:
     return outputs[0] == outputs[1] and len(outputs[0]) > 0
 
 
+def timed_backfills(
+    srv: Servers,
+    platform: str,
+    base: list[str],
+    name: str,
+    repeats: int,
+    work: Path,
+    check: Callable[[dict[str, int]], None] | None = None,
+) -> tuple[list[float], list[float], dict[str, int]]:
+    """Each repeat from fresh servers: the backfill to Trunk, timed, then the bare loop over
+    the GETs it sent. Times, floors and the last repeat's request counts."""
+    took: list[float] = []
+    floors: list[float] = []
+    counts: dict[str, int] = {}
+    for attempt in range(repeats):
+        srv.reset(platform, srv.trunk)
+        done = run_child([*base, *trunk_args(srv, work, f"{name}-{attempt}")], env=env_with())
+        took.append(done.seconds)
+        counts, paths = srv.counts(platform), srv.paths(platform)
+        if check is not None:
+            check(counts)
+        floors.append(bare_loop(platform, paths))
+    return took, floors, counts
+
+
 def github_backfill(srv: Servers, shape: GitHubShape, delay: int, repeats: int, work: Path) -> Row:
     took, floors, counts = [], [], {}
     for attempt in range(repeats):
@@ -176,13 +202,7 @@ def jenkins_backfill(
     srv: Servers, shape: JenkinsShape, delay: int, repeats: int, work: Path
 ) -> Row:
     base = cli("jenkins", "--url", srv.jenkins, "--job", shape.job, "-q")
-    took, floors, counts = [], [], {}
-    for attempt in range(repeats):
-        srv.reset(srv.jenkins, srv.trunk)
-        done = run_child([*base, *trunk_args(srv, work, f"jl{delay}-{attempt}")], env=env_with())
-        took.append(done.seconds)
-        counts, paths = srv.counts(srv.jenkins), srv.paths(srv.jenkins)
-        floors.append(bare_loop(srv.jenkins, paths))
+    took, floors, counts = timed_backfills(srv, srv.jenkins, base, f"jl{delay}", repeats, work)
     same = identical_bodies(base, work, f"jk{delay}")
     total = sum(counts.values())
     return Row(
@@ -222,16 +242,15 @@ def circleci_backfill(
     list, then per workflow its job list (no job details: every job has its times)."""
     since = shape.start_ms - shape.start_ms % 60_000
     base = circleci_args(srv, "--since", ms_to_iso(since), "-q")
-    took, floors, counts = [], [], {}
-    for attempt in range(repeats):
-        srv.reset(srv.circleci, srv.trunk)
-        done = run_child([*base, *trunk_args(srv, work, f"cl{delay}-{attempt}")], env=env_with())
-        took.append(done.seconds)
-        counts, paths = srv.counts(srv.circleci), srv.paths(srv.circleci)
+
+    def all_delivered(counts: dict[str, int]) -> None:
         events = srv.received().get("events")
         if events != shape.runs * (1 + shape.jobs):
             raise RuntimeError(f"CircleCI backfill delivered {events} events: {counts}")
-        floors.append(bare_loop(srv.circleci, paths))
+
+    took, floors, counts = timed_backfills(
+        srv, srv.circleci, base, f"cl{delay}", repeats, work, all_delivered
+    )
     same = identical_bodies(base, work, f"cc{delay}")
     total = sum(counts.values())
     what = (
