@@ -16,6 +16,8 @@ import pytest
 from ci_collector.commands.common import DeliveryConfig, collect
 from ci_collector.errors import ComeBackLater
 from ci_collector.sources.github.client import GitHubClient
+from ci_collector.sources.github.fields import slim_run
+from ci_collector.sources.github.listing import Window, walk
 from ci_collector.sources.github.source import GitHubCollector, GitHubQuery
 from ci_collector.state import State
 from tests.servers.base import Reply
@@ -301,3 +303,37 @@ def test_org_lists_only_live_repositories_and_workflow_filter(
         poller.run(repos=(), orgs=(sc.OWNER,), workflow="Nightly")
     got = chains(trunk.all_events())
     assert list(got) == [(3, 1)]
+
+
+class _DictCache:
+    """The `EtagCache` protocol over a dict, to read what the client stored."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, tuple[str, bytes]] = {}
+
+    def get(self, url: str) -> tuple[str, bytes] | None:
+        return self.pages.get(url)
+
+    def put(self, url: str, etag: str, body: bytes) -> None:
+        self.pages[url] = (etag, body)
+
+
+def test_a_run_list_answered_304_lists_what_the_fresh_page_listed(
+    catalogue_server: GitHubServer, tmp_path: Path
+) -> None:
+    client = Poller(catalogue_server, tmp_path, None).client()
+    path, window = f"/repos/{REPO}/actions/runs", Window(NOW - timedelta(days=30))
+    cache = _DictCache()
+    fresh = list(walk(client, path, {}, window, cache, NOW))
+    assert sum(len(listed.runs) for listed in fresh) == 7
+    catalogue_server.reset_counts()
+
+    again = list(walk(client, path, {}, window, cache, NOW))
+    assert dict(catalogue_server.counts) == {"list_304": 1}
+    assert again == fresh
+    # only what the listing reads is kept: each run as `slim_run` keeps it
+    ((_, stored),) = cache.pages.values()
+    page = json.loads(stored)
+    assert page["total_count"] == 7
+    assert page["workflow_runs"] == [slim_run(run) for run in page["workflow_runs"]]
+    assert "head_commit" not in page["workflow_runs"][0]

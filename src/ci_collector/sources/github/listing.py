@@ -156,7 +156,15 @@ def _page(
     query: dict[str, str | int] = {**params, "created": window.query(), "per_page": PER_PAGE}
     if page > 1:
         query["page"] = page
-    return client.get_cached(path, query, cache)
+    return client.get_cached(path, query, cache, keep=_slim_page)
+
+
+def _slim_page(body: Any) -> Any:
+    """A run list page as `walk` reads it: its total, and each run as `slim_run` keeps it."""
+    items = body.get("workflow_runs") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return body
+    return {**body, "workflow_runs": [slim_run(item) for item in items]}
 
 
 def _total(body: Any, path: str, client: GitHubClient) -> int:
