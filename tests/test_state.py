@@ -39,6 +39,24 @@ def test_delivered_runs_and_their_fingerprints(path: Path) -> None:
         assert summary.runs_delivered == 1  # one run, sent twice: still one run
 
 
+def test_many_attempts_marked_at_once_count_each_new_run_once(path: Path) -> None:
+    """One call per body: 1,200 attempts (more than one ``IN`` query holds), some
+    repeated in the call, some already delivered, some skipped before, two sources."""
+    with State(path) as state:
+        state.mark_delivered("run/0", SOURCE, "old", 1)
+        state.mark_skipped("run/7", SOURCE, "settings", "too big")
+        attempts = [(f"run/{i}", SOURCE if i % 3 else OTHER, f"f{i}", 2) for i in range(1200)]
+        state.mark_all_delivered([*attempts, attempts[5], attempts[6]])
+        assert state.delivered_count() == 1200
+        assert state.is_delivered("run/0", "f0")  # re-sent: the new fingerprint is kept
+        assert state.skipped(SOURCE) == {}  # delivered at last: no longer skipped
+        counts = {summary.source: summary.runs_delivered for summary in state.sources()}
+        # run/0 was counted under SOURCE when first delivered, not again under OTHER
+        assert counts == {SOURCE: 800 + 1, OTHER: 400 - 1}
+        state.mark_all_delivered(attempts[:10])
+        assert {s.source: s.runs_delivered for s in state.sources()} == counts
+
+
 def test_cursors_round_trip(path: Path) -> None:
     with State(path) as state:
         assert state.cursor(SOURCE) is None
