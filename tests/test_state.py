@@ -40,7 +40,7 @@ def test_delivered_runs_and_their_fingerprints(path: Path) -> None:
 
 
 def test_many_attempts_marked_at_once_count_each_new_run_once(path: Path) -> None:
-    """One call per body: 1,200 attempts (more than one ``IN`` query holds), some
+    """One call per body: 1,200 attempts, some
     repeated in the call, some already delivered, some skipped before, two sources."""
     with State(path) as state:
         state.mark_delivered("run/0", SOURCE, "old", 1)
