@@ -8,8 +8,10 @@ crash between two batches of one chain re-sends that chain rather than losing ha
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Protocol
 
 from ..jsonio import dumps
@@ -193,15 +195,18 @@ class BatchingSink:
         else:  # the same chain queued twice before it was answered
             owed.events += len(chain.events)
         room = self.batch_bytes - len(buffer.prefix) - 2  # the body's bytes around its events
-        for event in chain.events:
-            encoded = encode(event)
-            size = len(encoded)
-            if buffer.size + size > room and buffer.events:
+        events, encoded = chain.events, list(map(encode, chain.events))
+        at = 0
+        while at < len(events):
+            taken = _fitting(buffer, encoded, at, self.batch_events - len(buffer.events), room)
+            if taken == 0:  # the next event does not fit beside what is queued
                 acks.extend(self._send(buffer))
-            buffer.events.append(event)
-            buffer.encoded.append(encoded)
-            buffer.owners.append(chain)
-            buffer.size += size + 1
+                continue
+            buffer.events.extend(events[at : at + taken])
+            buffer.encoded.extend(encoded[at : at + taken])
+            buffer.owners.extend([chain] * taken)
+            buffer.size += sum(map(len, encoded[at : at + taken])) + taken
+            at += taken
             if len(buffer.events) >= self.batch_events:
                 acks.extend(self._send(buffer))
         return acks
@@ -267,6 +272,15 @@ class BatchingSink:
 
     def _deliver(self, batch: Batch) -> bool:
         raise NotImplementedError
+
+
+def _fitting(buffer: _Buffer, encoded: list[bytes], at: int, free: int, room: int) -> int:
+    """How many of the events from `at` join the buffer: at most `free`, and only while
+    the body stays within `room` bytes (a comma after each); an event too large for any
+    body goes alone into an empty one, and 0 means "send the buffer first"."""
+    ends = list(accumulate((len(e) + 1 for e in encoded[at : at + free]), initial=buffer.size))
+    taken = bisect_right(ends, room + 1, 1) - 1
+    return 1 if taken == 0 and not buffer.events else taken
 
 
 def _chain_boundary(owners: list[Chain]) -> int:
