@@ -40,6 +40,7 @@ class MappingError(ValueError):
 
 _NAMESPACED = hashlib.sha1(EVENT_NAMESPACE.bytes, usedforsecurity=False)
 """SHA-1 with the namespace already fed: each id copies it and adds its key."""
+_namespaced_copy = _NAMESPACED.copy
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 _CONCLUSION_TEXT = {conclusion: conclusion.value for conclusion in Conclusion}
 """`Enum.value` goes through a descriptor: a dict is faster, once per event."""
@@ -51,7 +52,7 @@ def event_id(natural_key: str) -> str:
     Exactly ``str(uuid.uuid5(EVENT_NAMESPACE, natural_key))``, without building a `UUID`
     object: called once per event, this was a fifth of the mapper's time.
     """
-    digest = _NAMESPACED.copy()
+    digest = _namespaced_copy()
     digest.update(natural_key.encode())
     text = digest.hexdigest()
     # version 5 replaces the 13th hex digit; the RFC 4122 variant sets the 17th's top bits
@@ -73,10 +74,7 @@ def fit_sequence_key(key: str) -> str:
 def map_run(run: Run) -> list[EventDict]:
     """Map one run attempt to its chain, root first, every parent before its children."""
     root = run.root
-    window = plausible_window(root)
-    start, finish, repaired = _repair_times(root, None, None, window)
-    root_id = event_id(run.natural_key)
-    chain_id = root_id
+    chain_id = event_id(run.natural_key)
     parent: ParentDict | None = None
     if run.external_parent is not None:
         chain_id = event_id(run.external_parent.chain_natural_key)
@@ -87,20 +85,10 @@ def map_run(run: Run) -> list[EventDict]:
     chain_tags: list[KeyValueDict] = [
         {"k": k, "v": root.tags[k]} for k in CHAIN_TAGS if root.tags.get(k, "") != ""
     ]
-    events: list[EventDict] = []
-    context = _Context(run.platform, chain_id, chain_tags, window, events, set())
-    _emit(
-        context,
-        root,
-        root_id,
-        parent,
-        _clean_part(root.key_part, root.kind),
-        run.natural_key,
-        start,
-        finish,
-        repaired,
-    )
-    return events
+    context = _Context(run.platform, chain_id, chain_tags, plausible_window(root), [], set())
+    root_key = _clean_part(root.key_part, root.kind)
+    _emit(context, [root], [run.natural_key], [root_key], parent, None, None)
+    return context.out
 
 
 @dataclass(slots=True)
@@ -117,76 +105,77 @@ class _Context:
 
 def _emit(
     context: _Context,
-    node: Node,
-    node_id: str,
+    nodes: list[Node],
+    natural_keys: list[str],
+    full_keys: list[str],
     parent: ParentDict | None,
-    full_key: str,
-    natural_key: str,
-    start: int,
-    finish: int,
-    repaired: bool,
+    low: int | None,
+    high: int | None,
 ) -> None:
-    """Append the node's event, then its children's. Called once per event: the usual
-    case of each helper (a unique short key, no metrics, no tags of its own) is inline."""
-    taken = context.taken
-    if len(full_key) <= MAX_SEQUENCE_KEY and full_key not in taken:
-        taken.add(full_key)
-        sequence_key = full_key
-    else:
-        full_key, sequence_key = _claim_key(full_key, taken)
-    sequence: SequenceDict = {
-        "platform": context.platform,
-        "kind": node.kind,
-        "key": sequence_key,
-        "name": node.name or node.key_part or node.kind,
-    }
-    if node.sequence_tags:
-        sequence["payload"] = {
-            "tags": [{"k": k, "v": v} for k, v in node.sequence_tags.items() if v != ""]
+    """Append each sibling's event, each followed by its children's (depth first).
+
+    `low`..`high` is the parent's span. One call per family, not per event, and the
+    usual case of each helper (plausible times inside the parent's span, a unique short
+    key, no metrics, no tags of its own) is inline: this loop is most of the mapper."""
+    taken, window, out = context.taken, context.window, context.out
+    first, last = window[0], window[1] - 1
+    if low is not None and high is not None:
+        first, last = max(low, first), min(high, last)
+    for node, natural_key, full_key in zip(nodes, natural_keys, full_keys, strict=True):
+        start, finish = node.started_ms, node.finished_ms
+        if start is not None and finish is not None and first <= start <= finish <= last:
+            repaired = False
+        else:
+            start, finish, repaired = _repair_times(node, low, high, window)
+        if len(full_key) <= MAX_SEQUENCE_KEY and full_key not in taken:
+            taken.add(full_key)
+            sequence_key = full_key
+        else:
+            full_key, sequence_key = _claim_key(full_key, taken)
+        sequence: SequenceDict = {
+            "platform": context.platform,
+            "kind": node.kind,
+            "key": sequence_key,
+            "name": node.name or node.key_part or node.kind,
         }
-    if node.metrics:
-        metrics = _metrics(node, finish - start)
-    else:
-        metrics = [{"k": "duration_ms", "v": finish - start}]
-    if node.tags or repaired:
-        tags = _tags(node, repaired, context.chain_tags)
-    else:
-        tags = list(context.chain_tags)
-        if node.result is not None:
-            tags.append({"k": "result", "v": node.result})
-    conclusion = _CONCLUSION_TEXT[node.conclusion or conclusion_of(node, context.window)]
-    event: EventDict = {
-        "id": node_id,
-        "chainId": context.chain_id,
-        "createdAt": start,
-        "finishedAt": finish,
-        "payload": {"metrics": metrics, "tags": tags},
-        "sequence": sequence,
-    }
-    if parent is not None:
-        event["parent"] = parent
-    event["conclusion"] = conclusion
-    context.out.append(event)
-    if not node.children:
-        return
-    child_parent: ParentDict = {"eventId": node_id, "sequenceKey": sequence_key}
-    id_parts = _unique_id_parts(node.children)
-    key_parts = _unique_key_parts(node.children)
-    window = context.window
-    for child, id_part, key_part in zip(node.children, id_parts, key_parts, strict=True):
-        child_natural = f"{natural_key}/{id_part}"
-        child_start, child_finish, child_repaired = _repair_times(child, start, finish, window)
-        _emit(
-            context,
-            child,
-            event_id(child_natural),
-            child_parent,
-            f"{full_key}/{key_part}",
-            child_natural,
-            child_start,
-            child_finish,
-            child_repaired,
-        )
+        if node.sequence_tags:
+            sequence["payload"] = {
+                "tags": [{"k": k, "v": v} for k, v in node.sequence_tags.items() if v != ""]
+            }
+        if node.metrics:
+            metrics = _metrics(node, finish - start)
+        else:
+            metrics = [{"k": "duration_ms", "v": finish - start}]
+        if node.tags or repaired:
+            tags = _tags(node, repaired, context.chain_tags)
+        else:
+            tags = list(context.chain_tags)
+            if node.result is not None:
+                tags.append({"k": "result", "v": node.result})
+        node_id = event_id(natural_key)
+        event: EventDict = {
+            "id": node_id,
+            "chainId": context.chain_id,
+            "createdAt": start,
+            "finishedAt": finish,
+            "payload": {"metrics": metrics, "tags": tags},
+            "sequence": sequence,
+        }
+        if parent is not None:
+            event["parent"] = parent
+        event["conclusion"] = _CONCLUSION_TEXT[node.conclusion or conclusion_of(node, window)]
+        out.append(event)
+        children = node.children
+        if children:
+            _emit(
+                context,
+                children,
+                [f"{natural_key}/{part}" for part in _unique_id_parts(children)],
+                [f"{full_key}/{part}" for part in _unique_key_parts(children)],
+                {"eventId": node_id, "sequenceKey": sequence_key},
+                start,
+                finish,
+            )
 
 
 def conclusion_of(node: Node, window: tuple[int, int] | None = None) -> Conclusion:
