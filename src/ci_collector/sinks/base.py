@@ -9,6 +9,7 @@ crash between two batches of one chain re-sends that chain rather than losing ha
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -252,9 +253,9 @@ class BatchingSink:
         else:
             self.stats.dead_lettered_events += count
         acks: list[Ack] = []
-        for chain in owners:
+        for chain, events in Counter(owners).items():  # counted in C: a chain per body or two
             owed = self._owed[chain]
-            owed.events -= 1
+            owed.events -= events
             owed.refused = owed.refused or not accepted
             if owed.events == 0:
                 del self._owed[chain]
