@@ -114,11 +114,17 @@ class _Watchdog:
 
         Requests mostly share one timeout, so a new deadline is the latest: waking the
         thread for it (a thread switch per request) cost as much CPU as the request.
-        Finished deadlines are dropped when the thread next wakes.
+        Finished deadlines at the front are dropped here, as the thread does when it
+        wakes: it sleeps until the earliest, so a 1,000-request backfill would otherwise
+        keep a thousand finished deadlines for the cyclic collector to walk, and memory
+        would grow with every request made within one timeout.
         """
         with self._cond:
-            earliest = not self._heap or deadline.expires < self._heap[0][0]
-            heapq.heappush(self._heap, (deadline.expires, id(deadline), deadline))
+            heap = self._heap
+            while heap and heap[0][2].done:
+                heapq.heappop(heap)
+            earliest = not heap or deadline.expires < heap[0][0]
+            heapq.heappush(heap, (deadline.expires, id(deadline), deadline))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="http-deadline", daemon=True)
                 self._thread.start()

@@ -47,3 +47,17 @@ def test_finished_deadlines_are_dropped_and_never_expired() -> None:
     assert _wait_until(lambda: last.expired)
     assert not any(deadline.expired for deadline in finished)
     assert _wait_until(lambda: not watchdog._heap)
+
+
+def test_finished_deadlines_do_not_pile_up_while_the_thread_sleeps() -> None:
+    """Requests that share one long timeout: the thread sleeps until the first of them,
+    yet the finished ones ahead of a new deadline are dropped as it is added."""
+    watchdog = _Watchdog()
+    for _ in range(1000):
+        deadline = Deadline(300)
+        watchdog.watch(deadline)
+        deadline.finish()
+    assert len(watchdog._heap) <= 1
+    pending = Deadline(300)
+    watchdog.watch(pending)
+    assert [entry[2] for entry in watchdog._heap] == [pending]
