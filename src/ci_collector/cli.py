@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from . import __version__, actions, gcpolicy, logs
+from . import __version__, actions, gcpolicy, headerparse, logs
 from .errors import EXIT_USAGE, CollectorError
 from .secrets import redact
 from .terminal import printable
@@ -84,6 +84,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def entry() -> None:
     """The console script and ``python -m ci_collector``: `main`, as a batch process."""
     gcpolicy.batch_process()
+    headerparse.install()
     main()
 
 
