@@ -177,7 +177,8 @@ class BodyTooLarge(req_exc.RequestException):
 # ---- requests (PyGithub, python-jenkins) -----------------------------------------------
 
 
-def _track(connection: Any) -> Any:
+def track(connection: Any) -> Any:
+    """Hand `connection` to the current request's deadline (if any), which cuts it."""
     deadline: Deadline | None = getattr(_current, "deadline", None)
     if deadline is not None:
         deadline.track(connection)
@@ -191,12 +192,12 @@ class TrackedHTTPPool(HTTPConnectionPool):
     """
 
     def _get_conn(self, timeout: float | None = None) -> Any:
-        return _track(super()._get_conn(timeout))
+        return track(super()._get_conn(timeout))
 
 
 class TrackedHTTPSPool(HTTPSConnectionPool):
     def _get_conn(self, timeout: float | None = None) -> Any:
-        return _track(super()._get_conn(timeout))
+        return track(super()._get_conn(timeout))
 
 
 class LimitedAdapter(HTTPAdapter):

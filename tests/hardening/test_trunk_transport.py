@@ -1,9 +1,14 @@
-"""The Trunk sink's own HTTP path (urllib3) against real loopback servers: TLS as it was
-with httpx, and every way a POST can fail without an answer retried under one name."""
+"""The Trunk sink's own HTTP path (http.client; urllib3 through a proxy) against real
+loopback servers: TLS as it was with httpx, kept-alive connections, and every way a POST
+can fail without an answer retried under one name."""
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import logging
+import re
+import socket
 import ssl
 import threading
 import time
@@ -14,7 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
+from ci_collector.posting import Poster
 from ci_collector.sinks import DeliveryFailed, TrunkRefused, TrunkSink
+from ci_collector.tls import tls_context
 from tests.delivery import harness
 from tests.delivery.harness import good, run
 from tests.hardening.test_tls import serve_tls, tls, tls_folder
@@ -22,6 +29,7 @@ from tests.runs import make_run
 from tests.servers.base import Reply
 from tests.servers.front import ResettingFront, TunnelProxy
 from tests.servers.misbehaving import head, misbehaving, trickle
+from tests.servers.sockets import RawListener, read_head
 from tests.servers.trunk import PATH, TOKEN, TrunkStandIn
 from tests.test_sink_trunk import chain_of
 
@@ -235,3 +243,69 @@ def test_the_invocation_deadline_ends_a_trickling_post(
         "delivered, run again later"
     ), result.err
     assert took < 8, took
+
+
+# ---- kept-alive connections (http.client, no proxy) -------------------------------------
+
+
+def test_bodies_share_one_kept_alive_connection(trunk: TrunkStandIn, tmp_path: Path) -> None:
+    with ResettingFront(trunk.url, resets=0, after_body=0) as front:
+        sink = sink_for(front.url, tmp_path, batch_events=5)
+        assert deliver(sink, runs=6) == 6
+    assert trunk.posts > 3 and front.connections == 1
+    assert sink.stats.retries == 0
+
+
+class _AnswersOncePerConnection(RawListener):
+    """Answers one POST per connection like Trunk, then closes it without saying so (as a
+    server whose keep-alive timeout passed between two bodies does)."""
+
+    def __init__(self, encoding: str = "") -> None:
+        super().__init__()
+        self.connections = 0
+        self.encoding = encoding
+
+    def _handler_for(self, conn: socket.socket) -> Any:
+        self.connections += 1
+        return self._answer
+
+    def _answer(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            head = read_head(conn, 65536) or b""
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            body = head.partition(b"\r\n\r\n")[2]
+            while len(body) < length:
+                body += conn.recv(65536)
+            answer = b'{"status":"ok"}'
+            extra = b""
+            if self.encoding:
+                answer = gzip.compress(answer)
+                extra = f"Content-Encoding: {self.encoding}\r\n".encode()
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                + extra
+                + f"Content-Length: {len(answer)}\r\n\r\n".encode()
+                + answer
+            )
+            time.sleep(0.05)  # closed after the answer is read, before the next body
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(tmp_path: Path) -> None:
+    with _AnswersOncePerConnection() as server:
+        sink = sink_for(server.url, tmp_path, batch_events=20)
+        for number in range(3):  # one body each, with a pause for the server to close
+            assert sink.add(chain_of(make_run(number + 1))) == []
+            assert [ack.refused for ack in sink.flush()] == [False]
+            time.sleep(0.2)
+        sink.close()
+    assert server.connections == 3
+    assert sink.stats.retries == 0  # a new connection at once, not a failed POST
+
+
+def test_a_gzipped_answer_is_read_decoded(tmp_path: Path) -> None:
+    with _AnswersOncePerConnection(encoding="gzip") as server:
+        poster = Poster(server.url + PATH, timeout=2.0, ssl_context=tls_context(True), headers={})
+        answer = poster.post(b'{"repo":{},"events":[]}')
+        poster.close()
+    assert (answer.status_code, answer.content) == (200, b'{"status":"ok"}')
+    assert answer.headers["content-encoding"] == "gzip"
