@@ -260,13 +260,21 @@ def _read_capped(response: requests.Response, limit: int) -> None:
 def read_capped(raw: Any, limit: int) -> bytes:
     """A urllib3 response's whole (decoded) body, read in chunks; more than `limit`
     bytes is refused (`BodyTooLarge`) and the connection dropped, not read into memory."""
-    length = raw.headers.get("content-length", "")
+    headers = raw.headers
+    length = headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         _drop(raw)
         raise BodyTooLarge(_too_large(limit))
     chunks: list[bytes] = []
     size = 0
     try:
+        if (  # the usual answer: exactly as long as it says, so read at once
+            length.isdigit()
+            and headers.get("content-encoding", "identity") == "identity"
+            and "transfer-encoding" not in headers
+        ):
+            whole: bytes = raw.read(decode_content=False)
+            return whole
         for chunk in raw.stream(_CHUNK, decode_content=True):
             size += len(chunk)
             if size > limit:
