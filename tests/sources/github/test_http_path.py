@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from github import Auth, Consts, Github
 
 from ci_collector import __version__
@@ -320,3 +321,16 @@ def test_the_request_log_at_vv_has_pygithubs_lines_and_no_token(
         got = lines()
     assert len(got) == 3 and got == expected  # two requests and the redirection between
     assert all(TOKEN not in line for line in got)
+
+
+def test_a_header_requests_would_refuse_is_refused_every_time(server: LoopbackServer) -> None:
+    """Valid pairs are checked once and remembered; a refused one is never remembered."""
+    good = session(server.url, "ghp_good")
+    good.get("/rate_limit", {}, {})
+    good.get("/rate_limit", {}, {})
+    assert len(server.requests) == 2
+    bad = session(server.url, "ghp_bad\nX-Injected: 1")
+    for _ in range(2):
+        with pytest.raises(requests.exceptions.InvalidHeader):
+            bad.get("/rate_limit", {}, {})
+    assert len(server.requests) == 2  # nothing sent

@@ -96,6 +96,8 @@ class GitHubSession:
         self.origin = f"{parts.scheme}://{host}:{port}"
         """Where PyGithub sent its requests: scheme, host and an explicit port."""
         self._auth = auth
+        self._valid_headers: set[tuple[str, str]] = set()
+        """Header pairs requests' check already passed (a set: safe across threads)."""
         defaults = req_utils.default_headers()
         defaults["User-Agent"] = user_agent
         self._defaults = dict(defaults)
@@ -127,7 +129,9 @@ class GitHubSession:
         own["User-Agent"] = self._defaults["User-Agent"]
         sent = {**self._defaults, **own}
         for header in sent.items():
-            req_utils.check_header_validity(header)  # requests' InvalidHeader, as before
+            if header not in self._valid_headers:  # the same few pairs, request after request
+                req_utils.check_header_validity(header)  # requests' InvalidHeader, as before
+                self._valid_headers.add(header)
         url = self.url(path, params)
         getter = self._getters.get()
         for _ in range(MAX_HOPS + 1):
