@@ -281,19 +281,18 @@ def plausible_window(root: Node) -> tuple[int, int]:
 
 
 def _all_times(root: Node) -> list[int]:
-    """Every time in the tree inside the absolute bounds (a loop: this runs per run)."""
-    found: list[int] = []
+    """Every time in the tree inside the absolute bounds (level by level: this runs per run)."""
     low, high = PLAUSIBLE_FROM_MS, PLAUSIBLE_UNTIL_MS
-    pending = [root]
-    while pending:
-        node = pending.pop()
-        start, finish = node.started_ms, node.finished_ms
-        if start is not None and low <= start < high:
-            found.append(start)
-        if finish is not None and low <= finish < high:
-            found.append(finish)
-        if node.children:
-            pending.extend(node.children)
+    found: list[int] = []
+    level = [root]
+    while level:
+        found += [
+            time
+            for node in level
+            for time in (node.started_ms, node.finished_ms)
+            if time is not None and low <= time < high
+        ]
+        level = [child for node in level for child in node.children]
     return found
 
 
