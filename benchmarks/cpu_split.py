@@ -129,9 +129,12 @@ def main() -> int:
         assert cli.__file__ is not None and cli.__file__.startswith(source), cli.__file__
         importlib.import_module("ci_collector.commands.github")
         gcpolicy = sys.modules.get("ci_collector.gcpolicy")
-        if gcpolicy is not None:
+        if gcpolicy is not None:  # what `cli.entry` sets up for a command-line run
             gcpolicy.batch_process()
             gcpolicy.imports_done()
+        headerparse = sys.modules.get("ci_collector.headerparse")
+        if headerparse is not None:
+            headerparse.install()
         imports = time.process_time() - started
         meter = Meter()
         meter.install()
