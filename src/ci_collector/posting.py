@@ -325,6 +325,9 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
     sock = connection.sock
     if sock is None:
         return True
+    if not hasattr(select, "poll"):  # Windows
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable)
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))

@@ -8,6 +8,7 @@ import contextlib
 import gzip
 import logging
 import re
+import select
 import socket
 import ssl
 import threading
@@ -309,3 +310,18 @@ def test_a_gzipped_answer_is_read_decoded(tmp_path: Path) -> None:
         poster.close()
     assert (answer.status_code, answer.content) == (200, b'{"status":"ok"}')
     assert answer.headers["content-encoding"] == "gzip"
+
+
+def test_without_poll_an_idle_close_is_noticed_by_select(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows has no ``select.poll``: the same check, through ``select.select``."""
+    monkeypatch.delattr(select, "poll")
+    with _AnswersOncePerConnection() as server:
+        sink = sink_for(server.url, tmp_path, batch_events=20)
+        for number in range(2):
+            assert sink.add(chain_of(make_run(number + 1))) == []
+            assert [ack.refused for ack in sink.flush()] == [False]
+            time.sleep(0.2)
+        sink.close()
+    assert server.connections == 2 and sink.stats.retries == 0
