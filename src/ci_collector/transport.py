@@ -258,8 +258,9 @@ def _read_capped(response: requests.Response, limit: int) -> None:
 
 
 def read_capped(raw: Any, limit: int) -> bytes:
-    """A urllib3 response's whole (decoded) body, read in chunks; more than `limit`
-    bytes is refused (`BodyTooLarge`) and the connection dropped, not read into memory."""
+    """A urllib3 response's whole (decoded) body; more than `limit` bytes is refused
+    (`BodyTooLarge`) and the connection dropped, not read into memory. A body that says
+    its length (checked against `limit` first) is read at once, any other in chunks."""
     headers = raw.headers
     length = headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
