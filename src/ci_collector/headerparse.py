@@ -25,8 +25,6 @@ _FIELD = re.compile(r"([^:]+):[ \t]*(.*?)\r?\n")
 _NESTED = re.compile(rb"(?im)^content-type:[ \t]*(?:multipart|message)/")
 """A type whose (empty) body the email parser parses further: left to it."""
 
-_original: Callable[..., Any] | None = None
-
 
 def parse_headers(fp: Any, _class: type = http.client.HTTPMessage) -> Any:
     """`http.client.parse_headers`, with plain blocks read by one regular expression."""
@@ -55,7 +53,5 @@ def _read_lines(fp: Any) -> list[bytes]:
 def install() -> None:
     """Have http.client read header blocks here; once, and only where it has the helper
     (``_read_headers``) that reads them with its own limits."""
-    global _original
-    if _original is None and hasattr(http.client, "_read_headers"):
-        _original = http.client.parse_headers
+    if http.client.parse_headers is not parse_headers and hasattr(http.client, "_read_headers"):
         setattr(http.client, "parse_headers", parse_headers)  # noqa: B010 (typeshed overloads it)

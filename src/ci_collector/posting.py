@@ -174,7 +174,6 @@ class Poster:
             }
         else:
             self._direct = _Direct(self.url, timeout, ssl_context)
-        self._proxied = proxy is not None
         parts = urlsplit(self.url)
         self._target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
 
@@ -251,7 +250,7 @@ class _Direct:
             if connection.sock is None:
                 _connect(connection)
             try:
-                connection.request("POST", target, body=body, headers=dict(headers))
+                connection.request("POST", target, body=body, headers=headers)
             except TimeoutError as exc:
                 raise WriteTimeout(exc) from exc
             response = connection.getresponse()
