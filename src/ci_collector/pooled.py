@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import requests
 from requests import exceptions as req_exc
 from requests import utils as req_utils
+from urllib3 import HTTPConnectionPool
 from urllib3 import exceptions as u3_exc
-from urllib3.util import Timeout
+from urllib3.util import Retry, Timeout
 
+from .firsttry import FirstTry, Reply
 from .transport import LimitedAdapter, read_capped, total_deadline
 
 _DETECTOR: Any = getattr(requests.compat, "chardet", None)
@@ -45,6 +47,7 @@ class PooledGetter:
         timeout: float,
         verify: bool | str,
         proxies: Mapping[str, str],
+        direct: bool = True,
     ) -> None:
         self.origin = origin
         self.adapter = adapter
@@ -54,6 +57,9 @@ class PooledGetter:
         self._pool: Any = None
         self._absolute = False
         """An http:// origin through an HTTP proxy: the request line carries the whole URL."""
+        self._direct = direct
+        self._first: FirstTry | None = None
+        """First tries sent without urllib3's request machinery (False: all through it)."""
 
     def _connection_pool(self) -> Any:
         """The pool (and request-line form) the adapter's ``send`` would pick, found once."""
@@ -70,37 +76,54 @@ class PooledGetter:
             verify_pool(pool, f"{self.origin}/", self._verify, None)
             self._absolute = not self.adapter.request_url(probe, self._proxies).startswith("/")
             self._pool = pool
+            if self._direct and not self._absolute:
+                self._first = FirstTry(cast(HTTPConnectionPool, pool), self._timeout)
         return self._pool
 
     def get(self, target: str, headers: Mapping[str, str]) -> Answer:
         """GET `target` (a path with its query); `DeadlinePassed`, `BodyTooLarge` or
         another `requests.RequestException` when no whole answer came."""
-        pool = self._connection_pool()
+        pool = self._connection_pool()  # also learns whether the target must be absolute
         url = self.origin + target if self._absolute else target
+        limit = self.adapter.max_body
         with total_deadline(self.adapter.total_seconds):
             try:
-                raw = pool.urlopen(
-                    "GET",
-                    url,
-                    body=None,
-                    headers=headers,
-                    redirect=False,
-                    assert_same_host=False,
-                    preload_content=False,
-                    decode_content=False,
-                    retries=self.adapter.max_retries,
-                    timeout=self._timeout,
-                    chunked=False,
-                )
+                raw = self._open(pool, url, headers)
             except (u3_exc.HTTPError, OSError) as exc:
                 raise as_requests_error(exc) from exc
-            body = read_capped(raw, self.adapter.max_body)
+            if isinstance(raw, Reply):
+                return raw.status, raw.headers, raw.read(limit)
+            body = read_capped(raw, limit)
         received: dict[str, str] = {}
         for name in raw.headers:  # as requests reads them: repeated names joined by ", "
             received[name.lower()] = raw.headers[name]
         return raw.status, received, body
 
+    def _open(self, pool: Any, url: str, headers: Mapping[str, str]) -> Any:
+        """The first try straight (`FirstTry`), the rest through the pool's ``urlopen``."""
+        retries: Any = self.adapter.max_retries
+        if self._first is not None:
+            tried = self._first.get(url, headers, retries)
+            if not isinstance(tried, Retry):
+                return tried
+            retries = tried
+        return pool.urlopen(
+            "GET",
+            url,
+            body=None,
+            headers=headers,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=False,
+            retries=retries,
+            timeout=self._timeout,
+            chunked=False,
+        )
+
     def close(self) -> None:
+        if self._first is not None:
+            self._first.close()
         self.adapter.close()
 
 

@@ -247,7 +247,7 @@ def late(deadline: Deadline) -> str:
     return f"no complete answer within {deadline.seconds:g}s"
 
 
-def _too_large(limit: int) -> str:
+def too_large(limit: int) -> str:
     return f"answer larger than --max-body {limit / 1_048_576:g} MB"
 
 
@@ -263,14 +263,15 @@ def read_capped(raw: Any, limit: int) -> bytes:
     its length (checked against `limit` first) is read at once, any other in chunks."""
     headers = raw.headers
     length = headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
+    declared = length.isascii() and length.isdigit()  # not "²", which str.isdigit takes
+    if declared and int(length) > limit:
         _drop(raw)
-        raise BodyTooLarge(_too_large(limit))
+        raise BodyTooLarge(too_large(limit))
     chunks: list[bytes] = []
     size = 0
     try:
         if (  # the usual answer: exactly as long as it says, so read at once
-            length.isdigit()
+            declared
             and headers.get("content-encoding", "identity") == "identity"
             and "transfer-encoding" not in headers
         ):
@@ -289,7 +290,7 @@ def read_capped(raw: Any, limit: int) -> bytes:
         raise req_exc.ConnectionError(exc) from exc
     if size > limit:
         _drop(raw)
-        raise BodyTooLarge(_too_large(limit))
+        raise BodyTooLarge(too_large(limit))
     return b"".join(chunks)
 
 

@@ -13,7 +13,7 @@ import httpcore
 import httpx
 
 from .tls import tls_context
-from .transport import Deadline, _current, _too_large, deadline_scope, late, request_deadline
+from .transport import Deadline, _current, deadline_scope, late, request_deadline, too_large
 
 
 class ResponseTooLarge(httpx.TransportError):
@@ -103,12 +103,12 @@ class LimitedTransport(httpx.HTTPTransport):
         try:
             length = response.headers.get("content-length", "")
             if length.isdigit() and int(length) > self.max_body:
-                raise ResponseTooLarge(_too_large(self.max_body))
+                raise ResponseTooLarge(too_large(self.max_body))
             body = bytearray()
             for chunk in response.iter_raw():
                 body += chunk
                 if len(body) > self.max_body:
-                    raise ResponseTooLarge(_too_large(self.max_body))
+                    raise ResponseTooLarge(too_large(self.max_body))
             return bytes(body)
         finally:
             response.close()
