@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import http.client
 import logging
-import queue
 import re
 import ssl
 import sys
@@ -38,7 +37,7 @@ from urllib3.util import Retry, Timeout, Url
 from urllib3.util.response import assert_header_parsing
 from urllib3.util.ssl_match_hostname import CertificateError
 
-from .transport import BodyTooLarge, too_large, track
+from .transport import BodyTooLarge, too_large
 
 _POOL_LOG = logging.getLogger("urllib3.connectionpool")
 _CONNECTION_LOG = logging.getLogger("urllib3.connection")
@@ -63,7 +62,7 @@ class Reply:
 
     def __init__(
         self,
-        owner: FirstTry,
+        pool: HTTPConnectionPool,
         conn: Any,
         response: http.client.HTTPResponse,
         headers: dict[str, str],
@@ -71,7 +70,7 @@ class Reply:
         self.status = response.status
         self.headers = headers
         """Lower-case names, repeated ones joined by ", " (as requests reads them)."""
-        self._owner = owner
+        self._pool = pool
         self._conn = conn
         self._response = response
 
@@ -80,21 +79,23 @@ class Reply:
         bytes declared is `BodyTooLarge`, a failure the requests exception it raises."""
         length = self.headers.get("content-length")
         conn = self._conn
+        pool: Any = self._pool
         if length is not None and int(length) > limit:
             self._response.close()
             conn.close()
+            pool._put_conn(conn)  # closed, as urllib3 hands back a dropped answer's
             raise BodyTooLarge(too_large(limit))
         try:
             body = self._response.read()
         except BaseException as exc:
             conn.close()
+            pool._put_conn(conn)
             if isinstance(exc, (http.client.HTTPException, OSError)):
-                raise _body_failure(self._owner.pool, exc)  # noqa: B904  # chained inside
+                raise _body_failure(self._pool, exc)  # noqa: B904  # chained inside
             raise
         if self._response.will_close:
-            conn.close()
-        else:
-            self._owner.give_back(conn)
+            conn.close()  # the pool sees it closed and opens a new one, as it would
+        pool._put_conn(conn)
         return body
 
 
@@ -124,7 +125,6 @@ class FirstTry:
         self._connect_timeout = timeout.connect_timeout
         self._read_timeout = timeout.read_timeout
         self._usable = timeout.total is None and pool.proxy is None
-        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._host_line: bytes | None = None
 
     def get(
@@ -140,8 +140,9 @@ class FirstTry:
         if request is None:
             return retries
         pool.num_requests += 1
-        conn = self._lend()
+        conn = None
         try:
+            conn = self._lend()
             response = self._exchange(conn, url, request)
         except (
             u3_exc.TimeoutError,
@@ -162,7 +163,7 @@ class FirstTry:
                 )
                 retries.sleep()
             finally:
-                conn.close()
+                self._drop(conn)
             _POOL_LOG.warning(
                 "Retrying (%r) after connection broken by '%r': %s",
                 retries,
@@ -172,31 +173,23 @@ class FirstTry:
             )
             return retries
         except BaseException:
-            conn.close()
+            self._drop(conn)
             raise
         return self._answer(conn, url, response, retries)
 
-    def give_back(self, conn: Any) -> None:
-        self._idle.put(conn)
-
-    def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
-
     def _lend(self) -> Any:
-        """A kept-alive connection (reset if the server closed it, as the pool's own
-        ``_get_conn`` does), else a new one the pool makes with its TLS settings."""
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            return self.pool._new_conn()
-        if not conn.is_connected:
-            _POOL_LOG.debug("Resetting dropped connection: %s", self.pool.host)
+        """A connection from the pool, as ``urlopen`` takes one: kept alive (reset if
+        the server closed it), else new, with the pool's TLS settings; handed to the
+        request's deadline by the pool (`transport.TrackedHTTPPool`)."""
+        pool: Any = self.pool
+        return pool._get_conn()
+
+    def _drop(self, conn: Any) -> None:
+        """After a failed try: closed, and its place in the pool given back empty."""
+        pool: Any = self.pool
+        if conn is not None:
             conn.close()
-        return conn
+        pool._put_conn(None)
 
     def _request(self, url: str, headers: Mapping[str, str]) -> bytes | None:
         """The bytes urllib3 would send for this GET; None when it would send others
@@ -233,7 +226,6 @@ class FirstTry:
     def _exchange(self, conn: Any, url: str, request: bytes) -> http.client.HTTPResponse:
         """Connect if needed, send, read the status line and headers (``_make_request``)."""
         pool: Any = self.pool
-        track(conn)
         conn.timeout = self._connect_timeout
         try:
             try:
@@ -309,7 +301,7 @@ class FirstTry:
             if _POOL_LOG.isEnabledFor(logging.DEBUG):
                 remaining = 0 if status in (204, 304) or 100 <= status < 200 else length
                 self._log_answer(url, status, None if remaining is None else int(remaining))
-            return Reply(self, conn, response, received)
+            return Reply(self.pool, conn, response, received)
         return self._as_urllib3(conn, url, response, retries)
 
     def _as_urllib3(

@@ -122,8 +122,6 @@ class PooledGetter:
         )
 
     def close(self) -> None:
-        if self._first is not None:
-            self._first.close()
         self.adapter.close()
 
 
