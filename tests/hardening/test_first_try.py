@@ -201,6 +201,10 @@ CASES: dict[str, tuple[list[Step], bool]] = {
     "a 404 is an answer": ([answer("404 Not Found", b'{"message": "Not Found"}')], True),
     "repeated headers joined": ([answer(headers="Link: <a>\r\nLink: <b>\r\n")], True),
     "an answer that closes": ([answer(headers="Connection: close\r\n")], True),
+    "says it closes, stays open": (
+        [raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n[]", keep=True)],
+        True,
+    ),
     "HTTP/1.0 without keep-alive": ([raw(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n[]")], True),
     "a 500 then a 200": ([answer("500 Oops", b"{}"), answer()], False),
     "503 every time": ([answer("503 Busy", b"{}", headers="Retry-After: 0\r\n")], False),
