@@ -52,9 +52,25 @@ _PLAIN_TARGET = re.compile(
 _LEGAL_NAME = re.compile(r"[^:\s][^:\r\n]*")
 _ILLEGAL_VALUE = re.compile(r"\n(?![ \t])|\r(?![ \t\n])")
 """http.client's checks of a header's name and value."""
+_KNOWN_LINES = 256
 _FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
 _NORMALIZED: Any = getattr(u3_connection, "_normalize_header_values", None)
 """How urllib3 (2.6 on) unfolds continued header lines; older versions keep them."""
+
+
+def _header_line(name: str, value: str) -> bytes | None:
+    """``Name: value`` as http.client encodes it; None where it would refuse it."""
+    if not (
+        isinstance(value, str)
+        and name.isascii()
+        and _LEGAL_NAME.fullmatch(name)
+        and not _ILLEGAL_VALUE.search(value)
+    ):
+        return None
+    try:
+        return name.encode() + b": " + value.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
 
 
 class Reply:
@@ -126,6 +142,8 @@ class FirstTry:
         self._read_timeout = timeout.read_timeout
         self._usable = timeout.total is None and pool.proxy is None
         self._host_line: bytes | None = None
+        self._lines: dict[tuple[str, str], bytes] = {}
+        """Header lines already checked and encoded, by (name, value)."""
 
     def get(
         self, url: str, headers: Mapping[str, str], retries: Retry
@@ -200,18 +218,16 @@ class FirstTry:
         if "user-agent" not in names or "accept-encoding" not in names or names & _FRAMING:
             return None  # urllib3 or http.client would add headers of their own
         lines = [b"GET " + url.encode() + b" HTTP/1.1", self._host()]
-        for name, value in headers.items():
-            if not (
-                isinstance(value, str)
-                and name.isascii()
-                and _LEGAL_NAME.fullmatch(name)
-                and not _ILLEGAL_VALUE.search(value)
-            ):
-                return None
-            try:
-                lines.append(name.encode() + b": " + value.encode("latin-1"))
-            except UnicodeEncodeError:
-                return None
+        known = self._lines
+        for header in headers.items():
+            line = known.get(header)
+            if line is None:
+                line = _header_line(*header)
+                if line is None:
+                    return None
+                if len(known) < _KNOWN_LINES:  # the same few, GET after GET (ETags vary)
+                    known[header] = line
+            lines.append(line)
         lines += [b"", b""]
         return b"\r\n".join(lines)
 

@@ -26,13 +26,29 @@ _NESTED = re.compile(rb"(?im)^content-type:[ \t]*(?:multipart|message)/")
 """A type whose (empty) body the email parser parses further: left to it."""
 
 
+class PlainMessage(http.client.HTTPMessage):
+    """The message of a plain block, whose values the email policy would hand back as
+    they are (printable ASCII): read without it. http.client asks ``get`` four times an
+    answer, and every header of it is read through ``items``."""
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        name = name.lower()
+        for key, value in self._headers:  # type: ignore[attr-defined]
+            if key.lower() == name:
+                return value
+        return failobj
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self._headers)  # type: ignore[attr-defined]
+
+
 def parse_headers(fp: Any, _class: type = http.client.HTTPMessage) -> Any:
     """`http.client.parse_headers`, with plain blocks read by one regular expression."""
     lines = _read_lines(fp)
     block = b"".join(lines)
     if _PLAIN_BLOCK.fullmatch(block) is None or _NESTED.search(block) is not None:
         return _email_parse(block, _class)
-    message = _class()
+    message: Any = PlainMessage() if _class is http.client.HTTPMessage else _class()
     message._headers = _FIELD.findall(block.decode("ascii"))
     message._payload = ""
     return message
