@@ -8,6 +8,8 @@ from pathlib import Path
 import certifi
 import pytest
 
+from ci_collector import tls
+from ci_collector.sinks.trunk import TrunkSink
 from ci_collector.tls import tls_context
 
 
@@ -82,3 +84,25 @@ def test_the_contexts_are_the_ones_httpx_builds(
     assert ours == theirs
     if verify and environment in ("SSL_CERT_FILE", "both"):
         assert ours["store"] == {"x509": 3, "crl": 0, "x509_ca": 3}  # the bundle named, only
+
+
+def test_a_trunk_sink_builds_a_context_only_for_an_https_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Reading the CA bundle costs 50 ms and more at every invocation: not for http://."""
+    built: list[object] = []
+    original = tls._build
+    monkeypatch.setattr(tls, "_contexts", {})
+
+    def counted(verify: bool | str) -> ssl.SSLContext:
+        built.append(verify)
+        return original(verify)
+
+    monkeypatch.setattr(tls, "_build", counted)
+    for variable in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    letters = tmp_path / "dead.jsonl"
+    TrunkSink("t", "http://127.0.0.1:9", dead_letter_path=letters).close()
+    assert built == []
+    TrunkSink("t", "https://127.0.0.1:9", dead_letter_path=letters).close()
+    assert built == [True]

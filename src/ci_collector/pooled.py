@@ -7,7 +7,8 @@ request goes to (proxies, CA bundle, verification). Each GET then goes to that p
 ``urlopen`` with the arguments the adapter's ``send`` would pass (the paced retries,
 ``--timeout``, no redirects), under the same total deadline and body cap, and its
 failures come out as the requests exceptions ``send`` raises, so callers and their
-messages stay as they were.
+messages stay as they were. Without a proxy, a GET's first try is sent by
+`firsttry.FirstTry`, which hands anything but a plain answer back to ``urlopen``.
 """
 
 from __future__ import annotations

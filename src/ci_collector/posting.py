@@ -29,7 +29,7 @@ import queue
 import select
 import ssl
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -156,24 +156,30 @@ class Poster:
         url: str,
         *,
         timeout: float,
-        ssl_context: ssl.SSLContext,
+        ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext],
         headers: Mapping[str, str],
     ) -> None:
+        """`ssl_context` may be a function that builds it: it is called only if a
+        connection will need it (an https URL or proxy), since building one reads the
+        whole CA bundle (50 ms and more) on every invocation."""
         self.url = without_credentials(url)
         self._headers = dict(headers)
         self._timeout = Timeout(connect=timeout, read=timeout)
         self._total = request_deadline(timeout)
         proxy = proxy_for(self.url)
+        context: ssl.SSLContext | None = None
+        if urlsplit(self.url).scheme == "https":
+            context = ssl_context if isinstance(ssl_context, ssl.SSLContext) else ssl_context()
         self._manager: PoolManager | None = None
         self._direct: _Direct | None = None
         if proxy:
-            self._manager = _manager(proxy, ssl_context)
+            self._manager = _manager(proxy, context)
             self._manager.pool_classes_by_scheme = {
                 "http": TrackedHTTPPool,
                 "https": _QuietHTTPSPool,
             }
         else:
-            self._direct = _Direct(self.url, timeout, ssl_context)
+            self._direct = _Direct(self.url, timeout, context)
         parts = urlsplit(self.url)
         self._target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
 
@@ -234,7 +240,7 @@ class _Direct:
     current request's deadline, which shuts its socket down when the deadline passes.
     """
 
-    def __init__(self, url: str, timeout: float, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, url: str, timeout: float, ssl_context: ssl.SSLContext | None) -> None:
         parts = urlsplit(url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
@@ -345,7 +351,7 @@ def _decoded(encoding: str | None, content: bytes) -> bytes:
     return content
 
 
-def _manager(proxy: str, ssl_context: ssl.SSLContext) -> ProxyManager:
+def _manager(proxy: str, ssl_context: ssl.SSLContext | None) -> ProxyManager:
     """A urllib3 proxy manager for `proxy` as httpx used it: its credentials as Basic
     ``Proxy-Authorization``, the proxy's own certificate checked against the default
     trust store (``--trunk-ca-bundle`` and ``--trunk-insecure`` are for Trunk's)."""
@@ -358,7 +364,7 @@ def _manager(proxy: str, ssl_context: ssl.SSLContext) -> ProxyManager:
     return ProxyManager(
         without_credentials(proxy),
         proxy_headers=proxy_authorization(proxy),
-        proxy_ssl_context=tls_context(True),
+        proxy_ssl_context=tls_context(True) if parts.scheme == "https" else None,
         ssl_context=ssl_context,
     )
 

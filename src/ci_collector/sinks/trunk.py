@@ -11,6 +11,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from .. import __version__
@@ -67,10 +68,11 @@ class TrunkSink(BatchingSink):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(batch_events, batch_bytes)
+        context = verify if isinstance(verify, ssl.SSLContext) else partial(tls_context, verify)
         self._poster = Poster(
             base_url.rstrip("/") + TRACK_EVENTS_PATH,
             timeout=timeout,
-            ssl_context=verify if isinstance(verify, ssl.SSLContext) else tls_context(verify),
+            ssl_context=context,  # built only for an https URL
             headers={
                 "x-api-token": token,
                 "x-source": f"ci-collector/{__version__}",
