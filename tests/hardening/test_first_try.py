@@ -15,9 +15,12 @@ import contextlib
 import gzip
 import re
 import socket
+import ssl
 import struct
 import threading
+import warnings
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +29,11 @@ from requests import utils as req_utils
 from ci_collector.pooled import PooledGetter
 from ci_collector.retry import PacedRetry
 from ci_collector.transport import LimitedAdapter
-from ci_collector.unreachable import never_connected
+from ci_collector.unreachable import never_connected, untrusted_certificate
+from tests.hardening.test_tls import tls, tls_folder
 from tests.servers.sockets import RawListener, read_head
+
+__all__ = ["tls", "tls_folder"]  # fixtures shared with test_tls.py
 
 Step = Callable[[socket.socket], bool]
 """Answers one request on its connection; False: the connection is then closed."""
@@ -45,9 +51,10 @@ class Scripted(RawListener):
     """Answers the n-th request with the n-th step (the last one repeats); records every
     request's bytes and counts connections."""
 
-    def __init__(self, steps: list[Step]) -> None:
+    def __init__(self, steps: list[Step], tls: ssl.SSLContext | None = None) -> None:
         super().__init__()
         self.steps = steps
+        self.tls = tls
         self.requests: list[bytes] = []
         self.connections = 0
         self.closed = threading.Event()
@@ -61,6 +68,8 @@ class Scripted(RawListener):
     def _serve(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError), conn:
             conn.settimeout(5)
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             while not self._stop.is_set():
                 data = read_head(conn)
                 if data is None:
@@ -119,7 +128,14 @@ def silent(seconds: float) -> Step:
     return step
 
 
-def getter(url: str, *, direct: bool, timeout: float = 2.0, limit: int = 10_000) -> PooledGetter:
+def getter(
+    url: str,
+    *,
+    direct: bool,
+    timeout: float = 2.0,
+    limit: int = 10_000,
+    verify: bool | str = True,
+) -> PooledGetter:
     """A getter with the GitHub client's retries (no pause between tries)."""
     retries = PacedRetry(
         total=3,
@@ -134,7 +150,7 @@ def getter(url: str, *, direct: bool, timeout: float = 2.0, limit: int = 10_000)
         base=0,
     )
     adapter = LimitedAdapter(timeout, limit, max_retries=retries)
-    return PooledGetter(url, adapter, timeout=timeout, verify=True, proxies={}, direct=direct)
+    return PooledGetter(url, adapter, timeout=timeout, verify=verify, proxies={}, direct=direct)
 
 
 def _plain(text: str, port: int) -> str:
@@ -148,13 +164,15 @@ def run(
     target: str = TARGET,
     headers: Mapping[str, str] = HEADERS,
     gets: int = 2,
+    tls: ssl.SSLContext | None = None,
     **options: Any,
 ) -> tuple[list[tuple[Any, ...]], list[str], int, int]:
     """What `gets` GETs in a row returned or raised, the requests' bytes, connections,
     and how many of the GETs urllib3's ``urlopen`` was asked to send."""
-    with Scripted(steps) as server:
+    with Scripted(steps, tls) as server:
         port = int(server.url.rsplit(":", 1)[1])
-        client = getter(server.url, direct=direct, **options)
+        url = server.url.replace("http://", "https://") if tls else server.url
+        client = getter(url, direct=direct, **options)
         pool = client._connection_pool()
         urlopen = pool.urlopen
         asked: list[int] = []
@@ -185,6 +203,7 @@ def run(
                         _plain(str(exc), port),
                         cause,
                         never_connected(exc),
+                        untrusted_certificate(exc),
                     )
                 )
         client.close()
@@ -315,3 +334,29 @@ def test_a_kept_alive_connection_the_server_closed_is_not_a_retry(
     assert (len(server.requests), server.connections) == (2, 2)
     assert "Resetting dropped connection" in caplog.text
     assert "Retrying" not in caplog.text
+
+
+@pytest.mark.parametrize("trust", ["the bundle", "nothing", "insecure"])
+def test_over_tls_the_first_try_does_what_urllib3_does(
+    tls: ssl.SSLContext, tls_folder: Path, trust: str
+) -> None:
+    """Connecting and the handshake are the pool's own: a trusted server is read here, a
+    refused certificate fails as urllib3 fails it, and no verification warns as it warns."""
+    verify: bool | str = {"the bundle": str(tls_folder / "cert.pem"), "nothing": True}.get(
+        trust, False
+    )
+    outcomes = []
+    for direct in (True, False):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            outcome = run([answer()], direct=direct, tls=tls, verify=verify)
+        kinds = [type(warning.message).__name__ for warning in caught]
+        outcomes.append((outcome, [kind for kind in kinds if kind != "ResourceWarning"]))
+    assert outcomes[0][0][:3] == outcomes[1][0][:3]
+    assert outcomes[0][1] == outcomes[1][1]
+    straight, warned = outcomes[0]
+    if trust == "nothing":
+        assert straight[0][0][0] == "error" and straight[0][0][5] is not None
+    else:
+        assert straight[0][0][0] == "answer" and straight[3] == 0
+    assert warned == (["InsecureRequestWarning"] * 2 if trust == "insecure" else [])
