@@ -27,7 +27,7 @@ import pytest
 from requests import utils as req_utils
 
 from ci_collector.pooled import PooledGetter
-from ci_collector.retry import PacedRetry
+from ci_collector.sources.github.client import transient_retries
 from ci_collector.transport import LimitedAdapter
 from ci_collector.unreachable import never_connected, untrusted_certificate
 from tests.hardening.test_tls import tls, tls_folder
@@ -137,18 +137,7 @@ def getter(
     verify: bool | str = True,
 ) -> PooledGetter:
     """A getter with the GitHub client's retries (no pause between tries)."""
-    retries = PacedRetry(
-        total=3,
-        connect=3,
-        read=2,
-        status=3,
-        status_forcelist=(500, 502, 503, 504),
-        allowed_methods=frozenset({"GET"}),
-        raise_on_status=False,
-        respect_retry_after_header=False,
-        budget=60,
-        base=0,
-    )
+    retries = transient_retries(60, base=0)
     adapter = LimitedAdapter(timeout, limit, max_retries=retries)
     return PooledGetter(url, adapter, timeout=timeout, verify=verify, proxies={}, direct=direct)
 

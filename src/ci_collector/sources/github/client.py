@@ -58,6 +58,23 @@ def web_host(api_url: str) -> str:
     return host.removeprefix("api.")
 
 
+def transient_retries(budget: float, base: float | None = None) -> PacedRetry:
+    """What a GET retries down in urllib3: transport failures and 5xx. 403/429 rate
+    limits come back to `GitHubClient._send`, which knows --max-wait."""
+    return PacedRetry(
+        total=3,
+        connect=3,
+        read=2,
+        status=3,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        raise_on_status=False,
+        respect_retry_after_header=False,  # 429s are `_send`'s, which knows --max-wait
+        budget=budget,
+        base=base,
+    )
+
+
 class GitHubClient:
     """One GitHub server, one token. All methods return parsed JSON."""
 
@@ -86,19 +103,7 @@ class GitHubClient:
         self._sleep = sleep
         self._clock = clock
         self._answered_json = False
-        # Only transport failures and 5xx are retried down here; 403/429 rate limits come
-        # back to `_send`, which knows --max-wait.
-        transient = PacedRetry(
-            total=3,
-            connect=3,
-            read=2,
-            status=3,
-            status_forcelist=(500, 502, 503, 504),
-            allowed_methods=frozenset({"GET"}),
-            raise_on_status=False,
-            respect_retry_after_header=False,  # 429s are `_send`'s, which knows --max-wait
-            budget=retry_seconds,
-        )
+        transient = transient_retries(retry_seconds)
         max_body = int(max_body_mb * 1_048_576)
         self._session = GitHubSession(
             self.api_url,
