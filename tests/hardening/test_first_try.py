@@ -349,3 +349,15 @@ def test_over_tls_the_first_try_does_what_urllib3_does(
     else:
         assert straight[0][0][0] == "answer" and straight[3] == 0
     assert warned == (["InsecureRequestWarning"] * 2 if trust == "insecure" else [])
+
+
+def test_a_length_in_other_digits_is_read_to_the_end_both_ways() -> None:
+    """``Content-Length: ²`` (Latin-1 0xB2): `str.isdigit` takes it, `int` does not.
+    The body is read until the server closes, as http.client reads it."""
+    steps = [raw(b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\nConnection: close\r\n\r\n[1]")]
+    straight = run(steps, direct=True, gets=1)
+    through = run(steps, direct=False, gets=1)
+    assert straight[:3] == through[:3]
+    assert straight[0] == [
+        ("answer", 200, {"content-length": "\xb2", "connection": "close"}, b"[1]")
+    ]
