@@ -249,17 +249,8 @@ class FirstTry:
             except (TimeoutError, ssl.SSLError) as exc:
                 pool._raise_timeout(err=exc, url=url, timeout_value=conn.timeout)
                 raise
-        except (
-            OSError,
-            u3_exc.NewConnectionError,
-            u3_exc.TimeoutError,
-            ssl.SSLError,
-            CertificateError,
-            u3_exc.SSLError,
-        ) as exc:
-            if isinstance(exc, (ssl.SSLError, CertificateError)):
-                raise u3_exc.SSLError(exc)  # noqa: B904  # chained as urllib3 chains it
-            raise
+        except (ssl.SSLError, CertificateError) as exc:  # the rest go on as they are
+            raise u3_exc.SSLError(exc)  # noqa: B904  # chained as urllib3 chains it
         try:
             if conn.sock is None:
                 conn.connect()  # plain HTTP: as http.client's send opens it
